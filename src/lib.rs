@@ -1,0 +1,163 @@
+//! paddock is a parallel, work-stealing async runtime whose tasks may borrow
+//! from the caller's stack.
+//!
+//! `tokio::spawn` needs `'static` futures, because a spawned task may outlive
+//! the function that spawned it. [`std::thread::scope`] solved that for OS
+//! threads by not returning until every scoped thread has finished; paddock's
+//! [`scope`] does the same for async tasks on a fixed pool of worker threads.
+//! Tasks borrow `&T` and `&mut T` from the caller, with the borrow checker
+//! fully at work and no `unsafe` in user code.
+//!
+//! ```
+//! let urls = vec!["a.example", "b.example", "c.example"];
+//! let mut sizes = vec![0; urls.len()];
+//! paddock::scope(|s| {
+//!     for (url, size) in urls.iter().zip(sizes.iter_mut()) {
+//!         // `url` and `size` are borrows of the caller's locals.
+//!         s.spawn(async move { *size = url.len() });
+//!     }
+//! });
+//! assert_eq!(sizes, [9, 9, 9]);
+//! ```
+//!
+//! # Semantics in brief
+//!
+//! - [`Runtime::scope`] returns only after every task spawned on the scope —
+//!   by the closure or by its tasks — has completed or been cancelled, and
+//!   its future has been dropped.
+//! - A panic in a task is caught on the worker. Awaiting or joining its
+//!   [`JoinHandle`] gives a [`JoinError`]; if nobody looks, the scope
+//!   re-raises the first such panic once all its tasks are done.
+//! - Blocking waits ([`scope`], [`JoinHandle::join`], [`block_on`]) on a
+//!   worker of the same runtime run other tasks meanwhile, so nested scopes
+//!   never deadlock, even with one worker. Elsewhere they park.
+//! - The free functions use the current worker's runtime, or the one whose
+//!   `block_on` or `scope` the thread is in, else a global runtime built on
+//!   first use with `PADDOCK_WORKER_THREADS` workers (default: one per CPU).
+
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(
+    missing_docs,
+    missing_debug_implementations,
+    clippy::undocumented_unsafe_blocks
+)]
+
+mod compile_fail;
+mod loom;
+mod runtime;
+mod scheduler;
+mod scope;
+mod task;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+pub use runtime::{Builder, Runtime};
+pub use scope::Scope;
+pub use task::{JoinError, JoinHandle};
+
+/// Creates a scope on the current runtime, runs `f` in it, and returns only
+/// after every task spawned on the scope has completed.
+///
+/// The current runtime is the worker's own inside a task, the entered one
+/// inside [`Runtime::block_on`] or [`Runtime::scope`], else the global
+/// runtime. See [`Runtime::scope`] for the details.
+///
+/// # Panics
+///
+/// Resumes the closure's panic, or else the first unobserved task panic,
+/// after every task has completed. Panics if the global runtime is needed and
+/// `PADDOCK_WORKER_THREADS` is not a positive integer.
+///
+/// # Examples
+///
+/// ```
+/// let config = String::from("shared configuration");
+/// let mut results = [0usize; 4];
+/// paddock::scope(|s| {
+///     for (i, slot) in results.iter_mut().enumerate() {
+///         let config = &config;
+///         s.spawn(async move { *slot = config.len() * i });
+///     }
+/// });
+/// assert_eq!(results, [0, 20, 40, 60]);
+/// ```
+pub fn scope<'env, F, R>(f: F) -> R
+where
+    F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> R,
+{
+    scope::run_scope(&runtime::current(), f)
+}
+
+/// Runs `future` to completion on the calling thread, on the current runtime.
+///
+/// Inside a task this keeps the worker running other tasks while it waits.
+///
+/// # Examples
+///
+/// ```
+/// let sum = paddock::block_on(async {
+///     let a = paddock::spawn(async { 1 });
+///     let b = paddock::spawn(async { 2 });
+///     a.await.unwrap() + b.await.unwrap()
+/// });
+/// assert_eq!(sum, 3);
+/// ```
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    runtime::current().block_on(future)
+}
+
+/// Spawns a detached `'static` task on the current runtime.
+///
+/// # Examples
+///
+/// ```
+/// let handle = paddock::spawn(async { vec![1, 2, 3].len() });
+/// assert_eq!(handle.join().unwrap(), 3);
+/// ```
+pub fn spawn<F>(future: F) -> JoinHandle<'static, F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    runtime::spawn_on(&runtime::current(), future)
+}
+
+/// Yields to the scheduler: every other task ready on this worker runs before
+/// the caller resumes.
+///
+/// # Examples
+///
+/// ```
+/// paddock::block_on(async {
+///     for _ in 0..3 {
+///         paddock::yield_now().await;
+///     }
+/// });
+/// ```
+pub fn yield_now() -> YieldNow {
+    YieldNow { yielded: false }
+}
+
+/// The future returned by [`yield_now`].
+#[derive(Debug)]
+#[must_use = "futures do nothing unless awaited"]
+pub struct YieldNow {
+    yielded: bool,
+}
+
+impl Future for YieldNow {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.yielded {
+            return Poll::Ready(());
+        }
+        self.yielded = true;
+        // A wake during its own poll sends a task to the back of its worker's
+        // queue, behind every other ready task.
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}

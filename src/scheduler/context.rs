@@ -1,0 +1,57 @@
+//! What this thread is to paddock: a worker (of which runtime), or a thread
+//! inside some runtime's `block_on` or `scope`. The free functions use it to
+//! find "the current runtime".
+
+use std::cell::{Cell, RefCell};
+use std::ptr;
+
+use super::worker::WorkerContext;
+use super::Shared;
+use crate::loom::sync::Arc;
+use crate::loom::thread::thread_local;
+
+thread_local! {
+    /// The context of the worker this thread is, if it is one.
+    pub(super) static CURRENT: Cell<*const WorkerContext> = Cell::new(ptr::null());
+
+    /// The runtime whose `block_on` or `scope` this non-worker thread is in.
+    static ENTERED: RefCell<Option<Arc<Shared>>> = RefCell::new(None);
+}
+
+/// Runs `f` with this thread's worker context if it is a worker of `shared`.
+pub(crate) fn with_current_of<R>(
+    shared: &Shared,
+    f: impl FnOnce(Option<&WorkerContext>) -> R,
+) -> R {
+    CURRENT.with(|current| {
+        // SAFETY: `worker::run` sets the pointer for exactly the lifetime of
+        // the context, which lives on this thread's stack.
+        let cx = unsafe { current.get().as_ref() };
+        f(cx.filter(|cx| ptr::eq(&*cx.shared, shared)))
+    })
+}
+
+/// The runtime that free functions use on this thread: the worker's own, else
+/// the one entered, else none.
+pub(crate) fn current() -> Option<Arc<Shared>> {
+    CURRENT
+        .with(|current| {
+            // SAFETY: as in `with_current_of`.
+            unsafe { current.get().as_ref() }.map(|cx| cx.shared.clone())
+        })
+        .or_else(|| ENTERED.with(|entered| entered.borrow().clone()))
+}
+
+/// Makes `shared` the current runtime of this thread while `f` runs.
+pub(crate) fn enter<R>(shared: &Arc<Shared>, f: impl FnOnce() -> R) -> R {
+    struct Restore(Option<Arc<Shared>>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let previous = self.0.take();
+            ENTERED.with(|entered| *entered.borrow_mut() = previous);
+        }
+    }
+    let previous = ENTERED.with(|entered| entered.borrow_mut().replace(shared.clone()));
+    let _restore = Restore(previous);
+    f()
+}

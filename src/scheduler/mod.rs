@@ -1,0 +1,167 @@
+//! The scheduler: run queues, worker threads, sleeping, and blocking waits.
+//!
+//! - `queue`: the crossbeam-deque layer (and its loom model).
+//! - `worker`: worker threads, finding and running tasks, helping while blocked.
+//! - `sleep`: parking idle threads without losing wake-ups.
+//! - `owned`: the list of `'static` tasks that shutdown cancels.
+//! - `block_on`: driving a future on the calling thread.
+//! - `context`: which worker, or which entered runtime, this thread has.
+
+mod block_on;
+mod context;
+mod owned;
+mod queue;
+mod sleep;
+mod worker;
+
+use std::ptr::NonNull;
+
+use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
+use crate::loom::sync::Arc;
+use crate::task::{Header, Notified};
+
+pub(crate) use context::{current, enter, with_current_of};
+pub(crate) use queue::LocalQueue;
+pub(crate) use worker::run as run_worker;
+
+use owned::OwnedTasks;
+use queue::{Injector, Stealer};
+use sleep::Sleep;
+
+/// Who is blocked waiting for a scope, and so how to wake it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Waiter {
+    /// Worker `index` of the scope's runtime, running tasks while it waits.
+    Worker(usize),
+    /// A thread outside the pool, parked on the runtime's external condvar.
+    External,
+}
+
+/// State shared by a runtime's handle, its workers and its tasks.
+pub(crate) struct Shared {
+    injector: Injector<Notified>,
+    stealers: Box<[Stealer<Notified>]>,
+    sleep: Sleep,
+    pub(crate) owned: OwnedTasks,
+    shut_down: AtomicBool,
+    live_workers: AtomicUsize,
+}
+
+impl Shared {
+    /// A runtime for `workers` threads, and the local queue each will own.
+    pub(crate) fn new(workers: usize) -> (Arc<Shared>, Vec<LocalQueue<Notified>>) {
+        let locals: Vec<_> = (0..workers).map(|_| LocalQueue::new()).collect();
+        let shared = Shared {
+            injector: Injector::new(),
+            stealers: locals.iter().map(LocalQueue::stealer).collect(),
+            sleep: Sleep::new(workers),
+            owned: OwnedTasks::new(workers),
+            shut_down: AtomicBool::new(false),
+            live_workers: AtomicUsize::new(0),
+        };
+        (Arc::new(shared), locals)
+    }
+
+    pub(crate) fn num_workers(&self) -> usize {
+        self.stealers.len()
+    }
+
+    /// Queues a runnable task: on this thread's worker if it is one of ours,
+    /// else on the injector.
+    ///
+    /// The caller keeps `self` alive through the call (a runtime handle, or a
+    /// reference to a task of this runtime that outlives the push).
+    pub(crate) fn schedule(&self, task: Notified, yielded: bool) {
+        with_current_of(self, |cx| match cx {
+            Some(cx) => cx.push(task, yielded),
+            None => {
+                self.injector.push(task);
+                self.sleep.notify_one();
+            }
+        });
+    }
+
+    /// Spawns a `'static` task; returns its header with the handle's reference.
+    pub(crate) fn spawn_static<F>(self: &Arc<Self>, future: F) -> NonNull<Header>
+    where
+        F: std::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        // SAFETY: no scope; the future and its output are 'static.
+        let raw = unsafe { crate::task::allocate(future, self.clone(), std::ptr::null()) };
+        // SAFETY: the queue's reference counted at allocation.
+        let task = unsafe { Notified::from_raw(raw) };
+        if self.owned.insert(raw) {
+            self.schedule(task, false);
+        } else {
+            // The runtime is shut down: dropping the unrun entry cancels it.
+            drop(task);
+        }
+        raw
+    }
+
+    /// Wakes the thread waiting for a scope whose counter just reached zero.
+    pub(crate) fn wake_scope_waiter(&self, waiter: Waiter) {
+        match waiter {
+            Waiter::Worker(index) => self.sleep.unpark(index),
+            Waiter::External => self.sleep.notify_external(),
+        }
+    }
+
+    /// Blocks until `done` holds. `done` must become true only before a call
+    /// to `wake_scope_waiter(waiter)`.
+    pub(crate) fn wait_as(&self, waiter: Waiter, done: impl Fn() -> bool) {
+        match waiter {
+            Waiter::Worker(_) => with_current_of(self, |cx| {
+                cx.expect("a worker waiter waits on its own worker")
+                    .help_until(done)
+            }),
+            Waiter::External => self.sleep.wait_external(done),
+        }
+    }
+
+    /// How the calling thread would wait on this runtime.
+    pub(crate) fn current_waiter(&self) -> Waiter {
+        with_current_of(self, |cx| {
+            cx.map_or(Waiter::External, |cx| Waiter::Worker(cx.index))
+        })
+    }
+
+    fn has_work(&self) -> bool {
+        !self.injector.is_empty() || self.stealers.iter().any(|stealer| !stealer.is_empty())
+    }
+
+    pub(crate) fn is_shut_down(&self) -> bool {
+        // Acquire: pairs with the Release in `shut_down`; nothing else is
+        // published through it, so this is belt and braces.
+        self.shut_down.load(Acquire)
+    }
+
+    /// Tells the workers to exit once they are back in their main loop.
+    pub(crate) fn shut_down(&self) {
+        self.shut_down.store(true, Release);
+        self.sleep.unpark_all();
+    }
+
+    pub(crate) fn worker_started(&self) {
+        // Relaxed: only counts; the last exit is decided by the AcqRel below.
+        self.live_workers.fetch_add(1, Relaxed);
+    }
+
+    /// Returns true for the last worker to exit.
+    pub(crate) fn worker_exited(&self) -> bool {
+        // AcqRel: the last worker sees every other worker's exit (and the
+        // queue entries they dropped) before it cleans up.
+        self.live_workers.fetch_sub(1, AcqRel) == 1
+    }
+
+    /// Run by the last worker out: cancels every task still pending. Tasks
+    /// that the dropped futures wake land on the injector, drained last; those
+    /// they spawn are refused by the closed list and cancelled at birth.
+    fn cancel_remaining_tasks(&self) {
+        self.owned.close_and_cancel_all();
+        while let Some(task) = self.injector.pop() {
+            drop(task);
+        }
+    }
+}

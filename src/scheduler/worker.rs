@@ -1,0 +1,197 @@
+//! Worker threads: where tasks are found, run, and waited for.
+//!
+//! Each worker owns a LIFO slot and a FIFO local queue. A task made runnable
+//! on a worker (spawned, or woken) goes to the LIFO slot, so a task that wakes
+//! another (a message sent, a child spawned) has it run next while its data is
+//! hot; the task it displaces moves to the local queue, where idle workers can
+//! steal it. A task that wakes itself while running (`yield_now`) goes to the
+//! back of the local queue, behind every other ready task.
+//!
+//! Finding a task, in order: the injector every `INJECTOR_INTERVAL` ticks (so
+//! that tasks from outside are not starved by a busy local queue); the LIFO
+//! slot, at most `MAX_LIFO_STREAK` times in a row (so two tasks waking each
+//! other cannot starve the local queue); the local queue; a batch from the
+//! injector; a batch stolen from a random victim.
+//!
+//! A worker that blocks (`scope`, `JoinHandle::join`, `block_on`) keeps
+//! finding and running tasks until its condition holds (`help_until`), so
+//! blocking never deadlocks the pool, even with one worker. Each task runs in
+//! its own panic boundary (`Header::run` catches), so another task's panic
+//! never unwinds into the frame that waits (invariant 7).
+
+use std::cell::Cell;
+use std::ptr;
+
+use super::context::CURRENT;
+use super::queue::LocalQueue;
+use super::Shared;
+use crate::loom::sync::Arc;
+use crate::loom::Backoff;
+use crate::task::Notified;
+
+/// Ticks between checks of the injector ahead of local work.
+const INJECTOR_INTERVAL: u32 = 61;
+
+/// LIFO-slot tasks run in a row before the local queue gets a turn.
+const MAX_LIFO_STREAK: u8 = 3;
+
+pub(crate) struct WorkerContext {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) index: usize,
+    local: LocalQueue<Notified>,
+    lifo: Cell<Option<Notified>>,
+    lifo_streak: Cell<u8>,
+    tick: Cell<u32>,
+    rng: Cell<u64>,
+}
+
+/// The body of a worker thread.
+pub(crate) fn run(shared: Arc<Shared>, index: usize, local: LocalQueue<Notified>) {
+    let cx = WorkerContext {
+        shared,
+        index,
+        local,
+        lifo: Cell::new(None),
+        lifo_streak: Cell::new(0),
+        tick: Cell::new(0),
+        rng: Cell::new(
+            0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9),
+        ),
+    };
+    CURRENT.with(|current| current.set(&cx));
+    // Task panics are caught where tasks run; a panic here is a bug in
+    // paddock, and unwinding out would leave the pool one worker short and
+    // scopes waiting forever.
+    let abort_guard = AbortOnUnwind;
+
+    let shared = &cx.shared;
+    while !shared.is_shut_down() {
+        match cx
+            .next_task()
+            .or_else(|| cx.wait_for_task(&|| shared.is_shut_down()))
+        {
+            Some(task) => task.run(),
+            None => continue,
+        }
+    }
+
+    // Dropping unrun queue entries cancels their tasks.
+    drop(cx.lifo.take());
+    while let Some(task) = cx.local.pop() {
+        drop(task);
+    }
+    CURRENT.with(|current| current.set(ptr::null()));
+    if shared.worker_exited() {
+        shared.cancel_remaining_tasks();
+    }
+    std::mem::forget(abort_guard);
+}
+
+struct AbortOnUnwind;
+
+impl Drop for AbortOnUnwind {
+    fn drop(&mut self) {
+        eprintln!("paddock: a worker thread panicked outside any task; aborting");
+        std::process::abort();
+    }
+}
+
+impl WorkerContext {
+    /// Queues a task made runnable on this worker.
+    pub(crate) fn push(&self, task: Notified, yielded: bool) {
+        if yielded {
+            self.local.push(task);
+        } else {
+            match self.lifo.replace(Some(task)) {
+                Some(displaced) => self.local.push(displaced),
+                // The LIFO slot cannot be stolen: nothing for others to do.
+                None => return,
+            }
+        }
+        self.shared.sleep.notify_one();
+    }
+
+    fn next_task(&self) -> Option<Notified> {
+        let tick = self.tick.get().wrapping_add(1);
+        self.tick.set(tick);
+        if tick % INJECTOR_INTERVAL == 0 {
+            if let Some(task) = self.shared.injector.steal_into(&self.local) {
+                return Some(task);
+            }
+        }
+        if let Some(task) = self.lifo.take() {
+            let streak = self.lifo_streak.get();
+            if streak < MAX_LIFO_STREAK {
+                self.lifo_streak.set(streak + 1);
+                return Some(task);
+            }
+            self.local.push(task);
+        }
+        self.lifo_streak.set(0);
+        self.local.pop().or_else(|| self.steal())
+    }
+
+    /// Takes a batch from the injector or from a random victim.
+    fn steal(&self) -> Option<Notified> {
+        let shared = &*self.shared;
+        let task = shared.injector.steal_into(&self.local).or_else(|| {
+            let victims = shared.stealers.len();
+            let start = self.random() % victims;
+            (0..victims)
+                .map(|offset| (start + offset) % victims)
+                .filter(|&victim| victim != self.index)
+                .find_map(|victim| shared.stealers[victim].steal_into(&self.local))
+        });
+        // A batch may have come with more tasks than this worker can run at
+        // once: let a sleeping worker take some.
+        if task.is_some() && !self.local.is_empty() {
+            shared.sleep.notify_one();
+        }
+        task
+    }
+
+    fn random(&self) -> usize {
+        // xorshift64*: cheap, and good enough to spread steals.
+        let mut x = self.rng.get();
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng.set(x);
+        (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 32) as usize
+    }
+
+    /// Spins briefly for a task, then sleeps until there may be work or
+    /// `done` holds. Returns a task if the spin found one.
+    fn wait_for_task(&self, done: &dyn Fn() -> bool) -> Option<Notified> {
+        let backoff = Backoff::new();
+        while !backoff.is_completed() {
+            if let Some(task) = self.next_task() {
+                return Some(task);
+            }
+            if done() {
+                return None;
+            }
+            backoff.snooze();
+        }
+        let shared = &*self.shared;
+        let chosen = shared
+            .sleep
+            .sleep(self.index, || done() || shared.has_work());
+        if chosen && done() {
+            // The notification was for a task; this worker is about to return
+            // to a waiting frame instead, so hand it to another sleeper.
+            shared.sleep.notify_one();
+        }
+        None
+    }
+
+    /// Runs tasks until `done` holds. `done` must become true only before a
+    /// call to `self.shared.sleep.unpark(self.index)`.
+    pub(crate) fn help_until(&self, done: impl Fn() -> bool) {
+        while !done() {
+            if let Some(task) = self.next_task().or_else(|| self.wait_for_task(&done)) {
+                task.run();
+            }
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! Tasks: one allocation per spawn, a state machine in one atomic word, and
+//! wakers and a join handle built on it.
+//!
+//! - `state`: the bits, the reference count and every transition.
+//! - `raw`: the allocation, its vtable, and polling, cancelling, completing.
+//! - `waker`: the `Waker` vtable over a task header.
+//! - `join`: `JoinHandle` and `JoinError`.
+
+mod join;
+mod raw;
+mod state;
+mod waker;
+
+use std::any::Any;
+use std::mem::ManuallyDrop;
+use std::panic::{self, AssertUnwindSafe};
+use std::ptr::NonNull;
+
+pub use join::{JoinError, JoinHandle};
+pub(crate) use raw::{allocate, Header};
+pub(crate) use state::ToCancelled;
+
+/// A task reference that backs its `NOTIFIED` bit: an entry in a run queue.
+/// Running the entry consumes it.
+pub(crate) struct Notified(NonNull<Header>);
+
+// SAFETY: tasks are only made from `Send` futures with `Send` outputs, and the
+// header's shared fields are synchronised by its state word.
+unsafe impl Send for Notified {}
+
+impl Notified {
+    /// # Safety
+    ///
+    /// The caller hands over a reference that backs the `NOTIFIED` bit.
+    pub(crate) unsafe fn from_raw(ptr: NonNull<Header>) -> Self {
+        Notified(ptr)
+    }
+
+    pub(crate) fn header(&self) -> &Header {
+        // SAFETY: the entry's reference keeps the header alive.
+        unsafe { self.0.as_ref() }
+    }
+
+    /// Polls the task (or drops its future if it was aborted).
+    pub(crate) fn run(self) {
+        let ptr = ManuallyDrop::new(self).0;
+        // SAFETY: the entry's reference is handed to `run`, which consumes it.
+        unsafe { Header::run(ptr) }
+    }
+
+    /// Queues the task again on its runtime; `yielded` sends it behind the
+    /// other ready tasks of this worker.
+    fn schedule(self, yielded: bool) {
+        let shared: *const crate::scheduler::Shared = &*self.header().shared;
+        // SAFETY: rescheduling happens on a worker of the task's runtime, and
+        // the worker's own `Arc` keeps the runtime alive through the call even
+        // if the task is stolen and freed as soon as it is pushed.
+        unsafe { &*shared }.schedule(self, yielded);
+    }
+}
+
+impl Drop for Notified {
+    /// A queue entry dropped unrun (a runtime shutting down) cancels the task
+    /// if nobody else owns it, then releases the entry's reference.
+    fn drop(&mut self) {
+        use state::ToRunning;
+        match self.header().state.to_running() {
+            // SAFETY: `to_running` set RUNNING, which the entry's reference
+            // now backs, as `cancel` requires.
+            ToRunning::Poll | ToRunning::Cancel => unsafe { Header::cancel(self.0) },
+            // SAFETY: the entry's reference, no longer needed.
+            ToRunning::Skip => unsafe { Header::drop_refs(self.0, 1) },
+        }
+    }
+}
+
+/// Drops a panic payload whose own `Drop` may panic, without letting that
+/// second panic unwind into the caller (invariant 7, rust-lang/rust#157969).
+pub(crate) fn drop_panic_payload(payload: Box<dyn Any + Send>) {
+    if let Err(second) = panic::catch_unwind(AssertUnwindSafe(|| drop(payload))) {
+        // A payload that panics again would do so again: leak it.
+        std::mem::forget(second);
+    }
+}

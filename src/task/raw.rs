@@ -1,0 +1,389 @@
+//! The task allocation and the type-erased functions that act on it.
+//!
+//! One spawn is one heap allocation, a [`Cell`]: the non-generic [`Header`]
+//! first (so a pointer to the cell is a pointer to the header), then the stage.
+//! Everything outside this file sees only `NonNull<Header>` and calls through
+//! the header's static [`Vtable`], which knows the concrete future type.
+//!
+//! Who may touch what:
+//! - `stage`: only the thread that set `RUNNING` (to poll or drop the future,
+//!   then write the output), then after `COMPLETE` only the output's consumer:
+//!   the `JoinHandle` if `JOIN_INTEREST` was set at completion, else the
+//!   completing thread itself.
+//! - `join_waker`: written by the handle while `JOIN_WAKER` is clear; read by
+//!   the completing thread if it is set; dropped when the allocation is freed.
+//! - `owned`: the runtime's list of `'static` tasks, under that list's lock.
+
+use std::any::Any;
+use std::future::Future;
+use std::mem::ManuallyDrop;
+use std::panic::{self, AssertUnwindSafe};
+use std::pin::Pin;
+use std::ptr::NonNull;
+use std::task::{Context, Poll, Waker};
+
+use super::join::JoinError;
+use super::state::{State, ToIdle, ToRunning};
+use super::waker;
+use super::{drop_panic_payload, Notified};
+use crate::loom::cell::UnsafeCell;
+use crate::loom::sync::Arc;
+use crate::scheduler::Shared;
+use crate::scope::ScopeState;
+
+pub(crate) struct Header {
+    pub(crate) state: State,
+    vtable: &'static Vtable,
+    /// The runtime the task is scheduled on. Counted, because a waker may
+    /// schedule the task from any thread at any time before it completes.
+    pub(crate) shared: Arc<Shared>,
+    /// The scope that waits for the task; null for a `'static` task.
+    scope: *const ScopeState,
+    join_waker: UnsafeCell<Option<Waker>>,
+    pub(crate) owned: UnsafeCell<OwnedLinks>,
+}
+
+/// Links of the intrusive list of a runtime's `'static` tasks.
+pub(crate) struct OwnedLinks {
+    pub(crate) prev: Option<NonNull<Header>>,
+    pub(crate) next: Option<NonNull<Header>>,
+}
+
+struct Vtable {
+    poll: unsafe fn(NonNull<Header>),
+    cancel: unsafe fn(NonNull<Header>),
+    read_output: unsafe fn(NonNull<Header>, *mut ()),
+    dealloc: unsafe fn(NonNull<Header>),
+}
+
+#[repr(C)]
+struct Cell<F: Future> {
+    header: Header,
+    stage: UnsafeCell<Stage<F>>,
+}
+
+enum Stage<F: Future> {
+    Running(F),
+    Finished(Result<F::Output, JoinError>),
+    Consumed,
+}
+
+/// Allocates a task. The returned pointer carries the three references that
+/// `State::new` counts: the caller hands them to a queue (`Notified`), to a
+/// `JoinHandle`, and leaves the lifecycle reference to the task itself.
+///
+/// # Safety
+///
+/// If `scope` is not null, it must stay valid until the task completes: the
+/// scope must not return before the task's completion decrements its counter.
+/// Everything the future and its output borrow must stay valid as long.
+pub(crate) unsafe fn allocate<F>(
+    future: F,
+    shared: Arc<Shared>,
+    scope: *const ScopeState,
+) -> NonNull<Header>
+where
+    F: Future + Send,
+    F::Output: Send,
+{
+    let cell = Box::new(Cell {
+        header: Header {
+            state: State::new(),
+            vtable: &Vtable {
+                poll: poll::<F>,
+                cancel: cancel::<F>,
+                read_output: read_output::<F>,
+                dealloc: dealloc::<F>,
+            },
+            shared,
+            scope,
+            join_waker: UnsafeCell::new(None),
+            owned: UnsafeCell::new(OwnedLinks {
+                prev: None,
+                next: None,
+            }),
+        },
+        stage: UnsafeCell::new(Stage::Running(future)),
+    });
+    NonNull::from(Box::leak(cell)).cast()
+}
+
+impl Header {
+    /// Polls the task, consuming the queue reference `ptr` stands for.
+    ///
+    /// # Safety
+    ///
+    /// The caller owns one reference that backed the task's `NOTIFIED` bit.
+    pub(crate) unsafe fn run(ptr: NonNull<Header>) {
+        // SAFETY: the caller's reference keeps the header alive.
+        let vtable = unsafe { ptr.as_ref() }.vtable;
+        // SAFETY: forwarded from the caller.
+        unsafe { (vtable.poll)(ptr) }
+    }
+
+    /// Drops the future of a task whose stage the caller claimed with
+    /// `ToCancelled::Claimed`, consuming the reference that came with it.
+    ///
+    /// # Safety
+    ///
+    /// The caller set `RUNNING` (through `to_cancelled` or `to_running`) and
+    /// owns the reference that came with it.
+    pub(crate) unsafe fn cancel(ptr: NonNull<Header>) {
+        // SAFETY: the caller's reference keeps the header alive.
+        let vtable = unsafe { ptr.as_ref() }.vtable;
+        // SAFETY: forwarded from the caller.
+        unsafe { (vtable.cancel)(ptr) }
+    }
+
+    /// Moves the output into `dst`, a `*mut Poll<Result<T, JoinError>>`.
+    ///
+    /// # Safety
+    ///
+    /// `T` is the task's output type; the task is complete and the caller is
+    /// its output's consumer (it holds the handle that had `JOIN_INTEREST`).
+    pub(crate) unsafe fn read_output(ptr: NonNull<Header>, dst: *mut ()) {
+        // SAFETY: the caller's reference keeps the header alive.
+        let vtable = unsafe { ptr.as_ref() }.vtable;
+        // SAFETY: forwarded from the caller.
+        unsafe { (vtable.read_output)(ptr, dst) }
+    }
+
+    /// Drops `count` references, freeing the task if they were the last.
+    ///
+    /// # Safety
+    ///
+    /// The caller owns `count` references and does not use `ptr` afterwards.
+    pub(crate) unsafe fn drop_refs(ptr: NonNull<Header>, count: usize) {
+        // SAFETY: the caller's references keep the header alive.
+        let header = unsafe { ptr.as_ref() };
+        if header.state.ref_dec(count) {
+            // SAFETY: that was the last reference.
+            unsafe { (header.vtable.dealloc)(ptr) }
+        }
+    }
+
+    pub(crate) fn is_scoped(&self) -> bool {
+        !self.scope.is_null()
+    }
+
+    /// The handle's waker, if it is the same as `waker`.
+    ///
+    /// # Safety
+    ///
+    /// The caller is the handle, and `JOIN_WAKER` is set: nobody writes the
+    /// slot, so shared reads (the task may be waking it) are fine.
+    pub(crate) unsafe fn join_waker_will_wake(&self, waker: &Waker) -> bool {
+        // SAFETY: see the function's contract.
+        self.join_waker.with(|slot| {
+            unsafe { &*slot }
+                .as_ref()
+                .is_some_and(|w| w.will_wake(waker))
+        })
+    }
+
+    /// # Safety
+    ///
+    /// The caller is the handle, and `JOIN_WAKER` is clear: the task does not
+    /// read the slot.
+    pub(crate) unsafe fn write_join_waker(&self, waker: &Waker) {
+        // SAFETY: see the function's contract.
+        self.join_waker
+            .with_mut(|slot| unsafe { *slot = Some(waker.clone()) });
+    }
+
+    /// Handles a panic payload that no handle will ever see: a scope keeps the
+    /// first one to re-raise it; a `'static` task's is dropped.
+    fn discard_unobserved_panic(&self, payload: Box<dyn Any + Send>) {
+        // SAFETY: a scoped task is not complete yet (the caller is completing
+        // it or holds its handle), so its scope is alive (`allocate`'s contract).
+        match unsafe { self.scope.as_ref() } {
+            Some(scope) => scope.record_panic(payload),
+            None => drop_panic_payload(payload),
+        }
+    }
+
+    /// Records the panic of a handle's output that is dropped unread.
+    pub(crate) fn discard_unobserved_error(&self, error: JoinError) {
+        if let Ok(payload) = error.try_into_panic() {
+            self.discard_unobserved_panic(payload);
+        }
+    }
+}
+
+impl<F: Future> Cell<F> {
+    /// # Safety
+    ///
+    /// `ptr` points to a live `Cell<F>`.
+    unsafe fn from_header<'a>(ptr: NonNull<Header>) -> &'a Self {
+        // SAFETY: `Cell` is `repr(C)` with the header first.
+        unsafe { ptr.cast::<Self>().as_ref() }
+    }
+
+    /// Drops whatever the stage holds, and catches a panic from that drop.
+    ///
+    /// # Safety
+    ///
+    /// The caller owns the stage (see the module docs).
+    unsafe fn clear_stage(&self) -> Result<(), Box<dyn Any + Send>> {
+        // SAFETY: the caller owns the stage.
+        panic::catch_unwind(AssertUnwindSafe(|| {
+            self.stage
+                .with_mut(|stage| unsafe { *stage = Stage::Consumed })
+        }))
+    }
+
+    /// Drops the future, stores `result`, completes the task, and releases the
+    /// running and lifecycle references.
+    ///
+    /// # Safety
+    ///
+    /// The caller set `RUNNING` and owns the reference that came with it.
+    unsafe fn complete(&self, mut result: Result<F::Output, JoinError>) {
+        let header = &self.header;
+        // Invariant 1: the future (and below, a detached task's output) is
+        // dropped before the scope's counter counts the task done.
+        //
+        // SAFETY: the caller owns the stage.
+        if let Err(payload) = unsafe { self.clear_stage() } {
+            match &result {
+                Err(error) if error.is_panic() => drop_panic_payload(payload),
+                _ => result = Err(JoinError::panic(payload)),
+            }
+        }
+        // SAFETY: the caller owns the stage until `to_complete` below.
+        self.stage
+            .with_mut(|stage| unsafe { *stage = Stage::Finished(result) });
+        let completed = header.state.to_complete();
+
+        if !completed.has_join_interest() {
+            // Nobody will read the output: this thread is its consumer.
+            // SAFETY: without JOIN_INTEREST no handle touches the stage.
+            let output = self
+                .stage
+                .with_mut(|stage| unsafe { std::ptr::replace(stage, Stage::Consumed) });
+            if let Stage::Finished(output) = output {
+                match output {
+                    Ok(value) => {
+                        if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| drop(value)))
+                        {
+                            header.discard_unobserved_panic(payload);
+                        }
+                    }
+                    Err(error) => header.discard_unobserved_error(error),
+                }
+            }
+        } else if completed.has_join_waker() {
+            // SAFETY: JOIN_WAKER was set when the task completed, so the handle
+            // no longer writes the slot.
+            header.join_waker.with(|slot| {
+                if let Some(waker) = unsafe { &*slot } {
+                    // A panicking waker must not stop this task from being
+                    // counted done (invariant 4).
+                    if let Err(payload) =
+                        panic::catch_unwind(AssertUnwindSafe(|| waker.wake_by_ref()))
+                    {
+                        drop_panic_payload(payload);
+                    }
+                }
+            });
+        }
+
+        if header.is_scoped() {
+            // Invariant 6: this decrement is the task's last access to the
+            // scope; afterwards only the task's own allocation and the runtime
+            // (kept alive by `header.shared`) are touched.
+            //
+            // SAFETY: the task is not yet counted done, so the scope is alive.
+            unsafe { ScopeState::task_done(header.scope, &header.shared) };
+        } else {
+            header.shared.owned.remove(NonNull::from(header));
+        }
+        // SAFETY: the running reference and the lifecycle reference.
+        unsafe { Header::drop_refs(NonNull::from(header), 2) };
+    }
+}
+
+/// # Safety
+///
+/// See `Header::run`.
+unsafe fn poll<F: Future>(ptr: NonNull<Header>) {
+    // SAFETY: the caller's reference keeps the cell alive.
+    let cell = unsafe { Cell::<F>::from_header(ptr) };
+    match cell.header.state.to_running() {
+        ToRunning::Skip => {
+            // SAFETY: the caller's queue reference, no longer needed.
+            unsafe { Header::drop_refs(ptr, 1) };
+            return;
+        }
+        // SAFETY: `to_running` set RUNNING for us.
+        ToRunning::Cancel => return unsafe { cell.complete(Err(JoinError::cancelled())) },
+        ToRunning::Poll => {}
+    }
+
+    // The poll borrows the queue reference for its waker rather than counting
+    // one more; a waker the future keeps is cloned, and counted, by the future.
+    //
+    // SAFETY: the queue reference outlives this borrowed waker.
+    let waker = ManuallyDrop::new(unsafe { waker::borrowed(ptr) });
+    let mut cx = Context::from_waker(&waker);
+    let polled = panic::catch_unwind(AssertUnwindSafe(|| {
+        cell.stage.with_mut(|stage| {
+            // SAFETY: RUNNING gives this thread the stage; the future is never
+            // moved out of the heap allocation, so pinning it there is sound.
+            match unsafe { &mut *stage } {
+                Stage::Running(future) => unsafe { Pin::new_unchecked(future) }.poll(&mut cx),
+                _ => unreachable!("a task was polled after its future was dropped"),
+            }
+        })
+    }));
+
+    // SAFETY (all three arms): this thread still holds RUNNING.
+    match polled {
+        Ok(Poll::Ready(output)) => unsafe { cell.complete(Ok(output)) },
+        Err(payload) => unsafe { cell.complete(Err(JoinError::panic(payload))) },
+        Ok(Poll::Pending) => match cell.header.state.to_idle() {
+            ToIdle::Idle => {}
+            // SAFETY: `to_idle` turned our reference into a queue reference.
+            ToIdle::Reschedule => unsafe { Notified::from_raw(ptr) }.schedule(true),
+            ToIdle::Cancel => unsafe { cell.complete(Err(JoinError::cancelled())) },
+        },
+    }
+}
+
+/// # Safety
+///
+/// See `Header::cancel`.
+unsafe fn cancel<F: Future>(ptr: NonNull<Header>) {
+    // SAFETY: the caller claimed the stage and a reference.
+    unsafe { Cell::<F>::from_header(ptr).complete(Err(JoinError::cancelled())) }
+}
+
+/// # Safety
+///
+/// See `Header::read_output`.
+unsafe fn read_output<F: Future>(ptr: NonNull<Header>, dst: *mut ()) {
+    // SAFETY: the caller's reference keeps the cell alive.
+    let cell = unsafe { Cell::<F>::from_header(ptr) };
+    // SAFETY: the caller is the output's consumer, and the task is complete.
+    let stage = cell
+        .stage
+        .with_mut(|stage| unsafe { std::ptr::replace(stage, Stage::Consumed) });
+    let Stage::Finished(output) = stage else {
+        panic!("a JoinHandle was polled after it returned its output");
+    };
+    // SAFETY: the caller promises `dst` is a `Poll<Result<F::Output, _>>`.
+    unsafe { *dst.cast::<Poll<Result<F::Output, JoinError>>>() = Poll::Ready(output) };
+}
+
+/// # Safety
+///
+/// The last reference to the task was just dropped.
+unsafe fn dealloc<F: Future>(ptr: NonNull<Header>) {
+    // SAFETY: no other reference exists, so nothing else can touch the cell;
+    // it was made by `Box::new` in `allocate`. The stage is `Consumed` here
+    // (the lifecycle reference is only dropped after the output is consumed
+    // or handed to the handle, which consumes it before its reference goes),
+    // so this drops no future and no output: only the waker and the runtime
+    // reference.
+    drop(unsafe { Box::from_raw(ptr.cast::<Cell<F>>().as_ptr()) });
+}

@@ -1,0 +1,283 @@
+//! The task's state word: lifecycle bits and a reference count in one atomic.
+//!
+//! | bit             | set by                                 | meaning                                                         |
+//! |-----------------|----------------------------------------|-----------------------------------------------------------------|
+//! | `RUNNING`       | the thread that claims the stage       | one thread owns the future: polling it, or dropping it          |
+//! | `COMPLETE`      | that thread, when it is done           | the future is gone; the stage holds the output or nothing       |
+//! | `NOTIFIED`      | a wake, or the spawn                   | a queue holds (or is about to hold) a reference to run the task |
+//! | `CANCELLED`     | `abort` or runtime shutdown            | the future is to be dropped instead of polled                   |
+//! | `JOIN_INTEREST` | spawn; cleared when the handle drops   | a `JoinHandle` exists and will consume the output               |
+//! | `JOIN_WAKER`    | the handle, after writing its waker    | the task may read the handle's waker; the handle may not write it |
+//!
+//! The bits above `REF_SHIFT` count references. At spawn there are three: the
+//! queue's (`NOTIFIED`), the handle's and the *lifecycle* reference, which the
+//! task holds for itself until it completes. Because the lifecycle reference is
+//! only released after the stage is emptied, whoever drops the last reference
+//! frees the allocation without touching the future or the output (DESIGN.md,
+//! invariant 2).
+//!
+//! Every transition is one compare-and-swap loop that returns what the caller
+//! must do next. Successful transitions are `AcqRel`: they publish what the
+//! caller wrote before (a wake's writes, the output, the handle's waker) and see
+//! what the previous owner published. Wakes that find nothing to do still write
+//! the word, so that the next poll acquires the waker's writes (tokio#7622).
+
+use crate::loom::sync::atomic::{AtomicUsize, Ordering::*};
+
+const RUNNING: usize = 1 << 0;
+const COMPLETE: usize = 1 << 1;
+const NOTIFIED: usize = 1 << 2;
+const CANCELLED: usize = 1 << 3;
+const JOIN_INTEREST: usize = 1 << 4;
+const JOIN_WAKER: usize = 1 << 5;
+
+const REF_SHIFT: usize = 6;
+const REF_ONE: usize = 1 << REF_SHIFT;
+
+/// A copy of the state word at one instant.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Snapshot(usize);
+
+impl Snapshot {
+    fn has(self, bit: usize) -> bool {
+        self.0 & bit != 0
+    }
+
+    pub(crate) fn is_complete(self) -> bool {
+        self.has(COMPLETE)
+    }
+
+    pub(crate) fn has_join_interest(self) -> bool {
+        self.has(JOIN_INTEREST)
+    }
+
+    pub(crate) fn has_join_waker(self) -> bool {
+        self.has(JOIN_WAKER)
+    }
+
+    fn ref_count(self) -> usize {
+        self.0 >> REF_SHIFT
+    }
+}
+
+impl std::fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Snapshot")
+            .field("running", &self.has(RUNNING))
+            .field("complete", &self.has(COMPLETE))
+            .field("notified", &self.has(NOTIFIED))
+            .field("cancelled", &self.has(CANCELLED))
+            .field("join_interest", &self.has(JOIN_INTEREST))
+            .field("join_waker", &self.has(JOIN_WAKER))
+            .field("refs", &self.ref_count())
+            .finish()
+    }
+}
+
+/// What a worker holding a queued reference does next.
+#[must_use]
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum ToRunning {
+    /// The caller owns the future and polls it.
+    Poll,
+    /// The caller owns the future and drops it: the task was aborted.
+    Cancel,
+    /// Someone else owns or finished the task; the caller drops its reference.
+    Skip,
+}
+
+/// What the poller does after the future returned `Pending`.
+#[must_use]
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum ToIdle {
+    /// Nothing: the poller's reference has been released with the transition.
+    Idle,
+    /// A wake arrived during the poll: the poller's reference now backs a new
+    /// queue entry, and the poller must schedule the task.
+    Reschedule,
+    /// An abort arrived during the poll: the poller still owns the future and
+    /// drops it.
+    Cancel,
+}
+
+/// What a waker does.
+#[must_use]
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum ToNotified {
+    /// Push the task to a queue; a reference for the queue was counted.
+    Submit,
+    /// Nothing: the task is complete, already queued, or running (the poller
+    /// will see `NOTIFIED` when it finishes the poll).
+    Nothing,
+}
+
+/// What `abort` does.
+#[must_use]
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum ToCancelled {
+    /// The task was idle or queued: the caller now owns the future (and one
+    /// more reference) and drops it at once.
+    Claimed,
+    /// The task is running, complete, or already cancelled; nothing to do here.
+    Nothing,
+}
+
+pub(crate) struct State(AtomicUsize);
+
+impl State {
+    /// A new task: queued, with a handle, and the three references described in
+    /// the module docs.
+    pub(crate) fn new() -> Self {
+        State(AtomicUsize::new(NOTIFIED | JOIN_INTEREST | 3 * REF_ONE))
+    }
+
+    pub(crate) fn load(&self) -> Snapshot {
+        // Acquire: a caller that sees COMPLETE may read the output.
+        Snapshot(self.0.load(Acquire))
+    }
+
+    /// Runs `f` on the current value until its compare-and-swap succeeds. `f`
+    /// returns the new value (or `None` to leave the word alone) and a result.
+    fn transition<R>(&self, mut f: impl FnMut(Snapshot) -> (Option<Snapshot>, R)) -> R {
+        let mut current = Snapshot(self.0.load(Acquire));
+        loop {
+            let (next, result) = f(current);
+            let Some(next) = next else { return result };
+            match self
+                .0
+                .compare_exchange_weak(current.0, next.0, AcqRel, Acquire)
+            {
+                Ok(_) => return result,
+                Err(actual) => current = Snapshot(actual),
+            }
+        }
+    }
+
+    pub(crate) fn to_running(&self) -> ToRunning {
+        self.transition(|s| {
+            if s.has(RUNNING) || s.has(COMPLETE) {
+                return (None, ToRunning::Skip);
+            }
+            let next = Snapshot((s.0 | RUNNING) & !NOTIFIED);
+            let action = if s.has(CANCELLED) {
+                ToRunning::Cancel
+            } else {
+                ToRunning::Poll
+            };
+            (Some(next), action)
+        })
+    }
+
+    pub(crate) fn to_idle(&self) -> ToIdle {
+        self.transition(|s| {
+            debug_assert!(s.has(RUNNING), "{s:?}");
+            if s.has(CANCELLED) {
+                return (None, ToIdle::Cancel);
+            }
+            if s.has(NOTIFIED) {
+                return (Some(Snapshot(s.0 & !RUNNING)), ToIdle::Reschedule);
+            }
+            // The lifecycle reference is still held, so this is never the last.
+            debug_assert!(s.ref_count() >= 2, "{s:?}");
+            (Some(Snapshot((s.0 & !RUNNING) - REF_ONE)), ToIdle::Idle)
+        })
+    }
+
+    /// Marks the future gone and the output written. Returns the new state.
+    pub(crate) fn to_complete(&self) -> Snapshot {
+        // AcqRel: releases the output to the handle; acquires the handle's
+        // JOIN_WAKER write so the task may read the waker.
+        let previous = Snapshot(self.0.fetch_xor(RUNNING | COMPLETE, AcqRel));
+        debug_assert!(
+            previous.has(RUNNING) && !previous.has(COMPLETE),
+            "{previous:?}"
+        );
+        Snapshot(previous.0 ^ (RUNNING | COMPLETE))
+    }
+
+    /// A wake that keeps the caller's reference (`wake_by_ref`).
+    pub(crate) fn to_notified_by_ref(&self) -> ToNotified {
+        self.transition(|s| {
+            if s.has(COMPLETE) {
+                return (None, ToNotified::Nothing);
+            }
+            if s.has(RUNNING) || s.has(NOTIFIED) {
+                // Still write, to release the waker's writes to the next poll.
+                return (Some(Snapshot(s.0 | NOTIFIED)), ToNotified::Nothing);
+            }
+            (
+                Some(Snapshot((s.0 | NOTIFIED) + REF_ONE)),
+                ToNotified::Submit,
+            )
+        })
+    }
+
+    pub(crate) fn to_cancelled(&self) -> ToCancelled {
+        self.transition(|s| {
+            if s.has(COMPLETE) || s.has(CANCELLED) {
+                return (None, ToCancelled::Nothing);
+            }
+            if s.has(RUNNING) {
+                return (Some(Snapshot(s.0 | CANCELLED)), ToCancelled::Nothing);
+            }
+            // Claim the stage even if the task is queued: the queue's entry
+            // will find RUNNING or COMPLETE and only drop its reference.
+            let next = Snapshot((s.0 | RUNNING | CANCELLED) + REF_ONE);
+            (Some(next), ToCancelled::Claimed)
+        })
+    }
+
+    /// The handle publishes its waker. Fails, returning the state, if the task
+    /// completed first; the handle then reads the output instead.
+    pub(crate) fn set_join_waker(&self) -> Result<(), Snapshot> {
+        self.transition(|s| {
+            debug_assert!(s.has(JOIN_INTEREST) && !s.has(JOIN_WAKER), "{s:?}");
+            if s.has(COMPLETE) {
+                return (None, Err(s));
+            }
+            (Some(Snapshot(s.0 | JOIN_WAKER)), Ok(()))
+        })
+    }
+
+    /// The handle takes its waker back to replace it. Fails if the task
+    /// completed first (the task may be reading the waker right now).
+    pub(crate) fn unset_join_waker(&self) -> Result<(), Snapshot> {
+        self.transition(|s| {
+            debug_assert!(s.has(JOIN_INTEREST) && s.has(JOIN_WAKER), "{s:?}");
+            if s.has(COMPLETE) {
+                return (None, Err(s));
+            }
+            (Some(Snapshot(s.0 & !JOIN_WAKER)), Ok(()))
+        })
+    }
+
+    /// The handle is dropped before completion: the task will consume its own
+    /// output. Fails if the task completed first; the handle then consumes it.
+    pub(crate) fn drop_join_interest(&self) -> Result<(), Snapshot> {
+        self.transition(|s| {
+            debug_assert!(s.has(JOIN_INTEREST), "{s:?}");
+            if s.has(COMPLETE) {
+                return (None, Err(s));
+            }
+            (Some(Snapshot(s.0 & !(JOIN_INTEREST | JOIN_WAKER))), Ok(()))
+        })
+    }
+
+    pub(crate) fn ref_inc(&self) {
+        // Relaxed: a new reference is made from an existing one, which already
+        // keeps the task alive (as in `Arc::clone`).
+        let previous = self.0.fetch_add(REF_ONE, Relaxed);
+        if previous > usize::MAX / 2 {
+            std::process::abort();
+        }
+    }
+
+    /// Drops `count` references; returns true if they were the last.
+    pub(crate) fn ref_dec(&self, count: usize) -> bool {
+        // AcqRel: the last owner must see every other owner's writes before it
+        // frees the allocation (as in `Arc::drop`).
+        let previous = Snapshot(self.0.fetch_sub(count * REF_ONE, AcqRel));
+        debug_assert!(previous.ref_count() >= count, "{previous:?}");
+        previous.ref_count() == count
+    }
+}

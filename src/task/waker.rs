@@ -1,0 +1,70 @@
+//! Wakers built on the task header.
+//!
+//! A waker's data pointer is the task's `NonNull<Header>`, and every waker
+//! (except the one lent to `poll`) owns one counted reference. A waker never
+//! points at executor or scope state, so it may outlive both (invariant 2):
+//! waking a complete task changes nothing, and dropping the last waker frees
+//! the allocation through the vtable without touching future or output.
+
+use std::ptr::NonNull;
+use std::task::{RawWaker, RawWakerVTable, Waker};
+
+use super::state::ToNotified;
+use super::{Header, Notified};
+
+static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, wake, wake_by_ref, drop_waker);
+
+/// A waker that borrows the caller's reference instead of owning one.
+///
+/// # Safety
+///
+/// The result must be wrapped in `ManuallyDrop` and must not outlive the
+/// caller's reference to the task.
+pub(super) unsafe fn borrowed(ptr: NonNull<Header>) -> Waker {
+    // SAFETY: the vtable's contract is upheld by the functions below; the
+    // reference the waker stands for is the caller's, per this function's
+    // contract.
+    unsafe { Waker::from_raw(RawWaker::new(ptr.as_ptr() as *const (), &VTABLE)) }
+}
+
+fn header(data: *const ()) -> NonNull<Header> {
+    // SAFETY: `data` came from `borrowed` or `clone`, both of which make it
+    // from a non-null header pointer.
+    unsafe { NonNull::new_unchecked(data as *mut Header) }
+}
+
+unsafe fn clone(data: *const ()) -> RawWaker {
+    let ptr = header(data);
+    // SAFETY: the waker being cloned owns (or borrows) a reference.
+    unsafe { ptr.as_ref() }.state.ref_inc();
+    RawWaker::new(data, &VTABLE)
+}
+
+unsafe fn wake(data: *const ()) {
+    // Wake while this waker's reference still keeps the task, and with it the
+    // runtime, alive through the call to `schedule`; then drop it.
+    //
+    // SAFETY: the waker owns a reference, released here exactly once.
+    unsafe {
+        wake_by_ref(data);
+        drop_waker(data);
+    }
+}
+
+unsafe fn wake_by_ref(data: *const ()) {
+    let ptr = header(data);
+    // SAFETY: the waker's reference keeps the header alive.
+    let header = unsafe { ptr.as_ref() };
+    match header.state.to_notified_by_ref() {
+        // SAFETY: `to_notified_by_ref` counted a reference for the queue.
+        ToNotified::Submit => header
+            .shared
+            .schedule(unsafe { Notified::from_raw(ptr) }, false),
+        ToNotified::Nothing => {}
+    }
+}
+
+unsafe fn drop_waker(data: *const ()) {
+    // SAFETY: the waker owns a reference, released here.
+    unsafe { Header::drop_refs(header(data), 1) }
+}
