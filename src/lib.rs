@@ -105,7 +105,7 @@ where
 /// assert_eq!(sum, 3);
 /// ```
 pub fn block_on<F: Future>(future: F) -> F::Output {
-    runtime::current().block_on(future)
+    scheduler::block_on(&runtime::current(), future)
 }
 
 /// Spawns a detached `'static` task on the current runtime.

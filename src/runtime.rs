@@ -9,7 +9,7 @@ use crate::loom::sync::Arc;
 use crate::loom::thread;
 use crate::scheduler::{self, Shared};
 use crate::scope::{run_scope, Scope};
-use crate::task::JoinHandle;
+use crate::task::{self, JoinHandle, Notified};
 
 /// Worker stacks are large because a blocked worker runs other tasks on top
 /// of its own frame: 200 nested scopes inside tasks must fit.
@@ -145,7 +145,7 @@ impl Runtime {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
-        self.shared.block_on(future)
+        scheduler::block_on(&self.shared, future)
     }
 
     /// Spawns a detached `'static` task. Drop the handle to let it run on its
@@ -174,9 +174,18 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    let raw = shared.spawn_static(future);
-    // SAFETY: `spawn_static` returns the handle's reference to a task whose
-    // output is `F::Output`.
+    // SAFETY: no scope; the future and its output are 'static.
+    let raw = unsafe { task::allocate(future, shared.clone(), std::ptr::null()) };
+    // SAFETY: the queue's reference counted at allocation.
+    let queued = unsafe { Notified::from_raw(raw) };
+    if shared.owned.insert(raw) {
+        shared.schedule(queued, false);
+    } else {
+        // The runtime has shut down: dropping the unrun entry cancels it.
+        drop(queued);
+    }
+    // SAFETY: the handle's reference counted at allocation; the output type
+    // is `F::Output`.
     unsafe { JoinHandle::from_raw(raw) }
 }
 

@@ -43,39 +43,37 @@ impl Signal {
     }
 }
 
-impl Shared {
-    /// Runs `future` to completion on this thread.
-    pub(crate) fn block_on<F: Future>(self: &Arc<Self>, future: F) -> F::Output {
-        let mut future = pin!(future);
-        let waiter = self.current_waiter();
-        let wake = match waiter {
-            Waiter::Worker(index) => Wake::Worker {
-                shared: self.clone(),
-                index,
-            },
-            Waiter::External => Wake::Thread(Parker::new()),
-        };
-        let signal = Arc::new(Signal {
-            notified: AtomicBool::new(true),
-            wake,
-        });
-        let waker = signal_waker(signal.clone());
-        let mut cx = Context::from_waker(&waker);
-        let mut drive = || loop {
-            if signal.notified.swap(false, AcqRel) {
-                if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
-                    return output;
-                }
+/// Runs `future` to completion on this thread, as a waiter of `shared`.
+pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output {
+    let mut future = pin!(future);
+    let waiter = shared.current_waiter();
+    let wake = match waiter {
+        Waiter::Worker(index) => Wake::Worker {
+            shared: shared.clone(),
+            index,
+        },
+        Waiter::External => Wake::Thread(Parker::new()),
+    };
+    let signal = Arc::new(Signal {
+        notified: AtomicBool::new(true),
+        wake,
+    });
+    let waker = signal_waker(signal.clone());
+    let mut cx = Context::from_waker(&waker);
+    let mut drive = || loop {
+        if signal.notified.swap(false, AcqRel) {
+            if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+                return output;
             }
-            match &signal.wake {
-                Wake::Worker { .. } => self.wait_as(waiter, || signal.is_notified()),
-                Wake::Thread(parker) => parker.park(),
-            }
-        };
-        match waiter {
-            Waiter::Worker(_) => drive(),
-            Waiter::External => enter(self, drive),
         }
+        match &signal.wake {
+            Wake::Worker { .. } => shared.wait_as(waiter, || signal.is_notified()),
+            Wake::Thread(parker) => parker.park(),
+        }
+    };
+    match waiter {
+        Waiter::Worker(_) => drive(),
+        Waiter::External => enter(shared, drive),
     }
 }
 

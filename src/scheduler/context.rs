@@ -12,10 +12,10 @@ use crate::loom::thread::thread_local;
 
 thread_local! {
     /// The context of the worker this thread is, if it is one.
-    pub(super) static CURRENT: Cell<*const WorkerContext> = Cell::new(ptr::null());
+    pub(super) static CURRENT: Cell<*const WorkerContext> = const { Cell::new(ptr::null()) };
 
     /// The runtime whose `block_on` or `scope` this non-worker thread is in.
-    static ENTERED: RefCell<Option<Arc<Shared>>> = RefCell::new(None);
+    static ENTERED: RefCell<Option<Arc<Shared>>> = const { RefCell::new(None) };
 }
 
 /// Runs `f` with this thread's worker context if it is a worker of `shared`.

@@ -14,12 +14,11 @@ mod queue;
 mod sleep;
 mod worker;
 
-use std::ptr::NonNull;
-
 use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
 use crate::loom::sync::Arc;
-use crate::task::{Header, Notified};
+use crate::task::Notified;
 
+pub(crate) use block_on::block_on;
 pub(crate) use context::{current, enter, with_current_of};
 pub(crate) use queue::LocalQueue;
 pub(crate) use worker::run as run_worker;
@@ -79,25 +78,6 @@ impl Shared {
                 self.sleep.notify_one();
             }
         });
-    }
-
-    /// Spawns a `'static` task; returns its header with the handle's reference.
-    pub(crate) fn spawn_static<F>(self: &Arc<Self>, future: F) -> NonNull<Header>
-    where
-        F: std::future::Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        // SAFETY: no scope; the future and its output are 'static.
-        let raw = unsafe { crate::task::allocate(future, self.clone(), std::ptr::null()) };
-        // SAFETY: the queue's reference counted at allocation.
-        let task = unsafe { Notified::from_raw(raw) };
-        if self.owned.insert(raw) {
-            self.schedule(task, false);
-        } else {
-            // The runtime is shut down: dropping the unrun entry cancels it.
-            drop(task);
-        }
-        raw
     }
 
     /// Wakes the thread waiting for a scope whose counter just reached zero.

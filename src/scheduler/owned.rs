@@ -13,7 +13,7 @@ use std::ptr::NonNull;
 use crossbeam_utils::CachePadded;
 
 use crate::loom::sync::Mutex;
-use crate::task::{Header, ToCancelled};
+use crate::task::{Header, OwnedLinks, ToCancelled};
 
 /// Shards per worker: enough that two workers seldom pick the same lock.
 const SHARDS_PER_WORKER: usize = 4;
@@ -61,16 +61,11 @@ impl OwnedTasks {
         if shard.closed {
             return false;
         }
-        // SAFETY (both blocks): links are only touched under this lock, and
-        // the listed head is alive (see `Shard`'s Send impl).
-        unsafe { task.as_ref() }.owned.with_mut(|links| unsafe {
-            (*links).prev = None;
-            (*links).next = shard.head;
-        });
+        // SAFETY: the shard's lock is held; `task` is alive (being spawned).
+        unsafe { set_links(task, None, shard.head) };
         if let Some(head) = shard.head {
-            unsafe { head.as_ref() }
-                .owned
-                .with_mut(|links| unsafe { (*links).prev = Some(task) });
+            // SAFETY: the shard's lock is held; a listed task is alive.
+            unsafe { set_prev(head, Some(task)) };
         }
         shard.head = Some(task);
         true
@@ -82,21 +77,16 @@ impl OwnedTasks {
         if shard.closed {
             return;
         }
-        // SAFETY: links are only touched under this lock; the task and its
-        // listed neighbours are alive.
-        let (prev, next) = unsafe { task.as_ref() }
-            .owned
-            .with(|links| unsafe { ((*links).prev, (*links).next) });
+        // SAFETY: the shard's lock is held; `task` is listed, so alive.
+        let OwnedLinks { prev, next } = unsafe { links(task) };
         match prev {
-            Some(prev) => unsafe { prev.as_ref() }
-                .owned
-                .with_mut(|links| unsafe { (*links).next = next }),
+            // SAFETY: the shard's lock is held; a listed neighbour is alive.
+            Some(prev) => unsafe { set_next(prev, next) },
             None => shard.head = next,
         }
         if let Some(next) = next {
-            unsafe { next.as_ref() }
-                .owned
-                .with_mut(|links| unsafe { (*links).prev = prev });
+            // SAFETY: the shard's lock is held; a listed neighbour is alive.
+            unsafe { set_prev(next, prev) };
         }
     }
 
@@ -113,7 +103,8 @@ impl OwnedTasks {
                     // it so after the lock is released.
                     let header = unsafe { task.as_ref() };
                     header.state.ref_inc();
-                    cursor = header.owned.with(|links| unsafe { (*links).next });
+                    // SAFETY: the lock is held and the task is listed.
+                    cursor = unsafe { links(task) }.next;
                     taken.push(task);
                 }
             }
@@ -129,4 +120,36 @@ impl OwnedTasks {
             }
         }
     }
+}
+
+/// # Safety (of the four functions below)
+///
+/// The caller holds the lock of the shard that lists `task`, which is alive:
+/// that lock makes this the only access to the links.
+unsafe fn links(task: NonNull<Header>) -> OwnedLinks {
+    // SAFETY: see above.
+    unsafe { task.as_ref() }
+        .owned
+        .with(|links| unsafe { *links })
+}
+
+unsafe fn set_links(
+    task: NonNull<Header>,
+    prev: Option<NonNull<Header>>,
+    next: Option<NonNull<Header>>,
+) {
+    // SAFETY: see `links`.
+    unsafe { task.as_ref() }
+        .owned
+        .with_mut(|links| unsafe { *links = OwnedLinks { prev, next } })
+}
+
+unsafe fn set_prev(task: NonNull<Header>, prev: Option<NonNull<Header>>) {
+    // SAFETY: see `links`.
+    unsafe { set_links(task, prev, links(task).next) }
+}
+
+unsafe fn set_next(task: NonNull<Header>, next: Option<NonNull<Header>>) {
+    // SAFETY: see `links`.
+    unsafe { set_links(task, links(task).prev, next) }
 }

@@ -83,7 +83,7 @@ impl<T> JoinHandle<'_, T> {
     /// ```
     pub fn join(self) -> Result<T, JoinError> {
         let shared = self.header().shared.clone();
-        shared.block_on(self)
+        crate::scheduler::block_on(&shared, self)
     }
 
     /// Aborts the task.

@@ -17,7 +17,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::ptr::NonNull;
 
 pub use join::{JoinError, JoinHandle};
-pub(crate) use raw::{allocate, Header};
+pub(crate) use raw::{allocate, Header, OwnedLinks};
 pub(crate) use state::ToCancelled;
 
 /// A task reference that backs its `NOTIFIED` bit: an entry in a run queue.

@@ -44,6 +44,7 @@ pub(crate) struct Header {
 }
 
 /// Links of the intrusive list of a runtime's `'static` tasks.
+#[derive(Clone, Copy)]
 pub(crate) struct OwnedLinks {
     pub(crate) prev: Option<NonNull<Header>>,
     pub(crate) next: Option<NonNull<Header>>,
@@ -173,8 +174,8 @@ impl Header {
     /// The caller is the handle, and `JOIN_WAKER` is set: nobody writes the
     /// slot, so shared reads (the task may be waking it) are fine.
     pub(crate) unsafe fn join_waker_will_wake(&self, waker: &Waker) -> bool {
-        // SAFETY: see the function's contract.
         self.join_waker.with(|slot| {
+            // SAFETY: see the function's contract.
             unsafe { &*slot }
                 .as_ref()
                 .is_some_and(|w| w.will_wake(waker))
@@ -225,8 +226,8 @@ impl<F: Future> Cell<F> {
     ///
     /// The caller owns the stage (see the module docs).
     unsafe fn clear_stage(&self) -> Result<(), Box<dyn Any + Send>> {
-        // SAFETY: the caller owns the stage.
         panic::catch_unwind(AssertUnwindSafe(|| {
+            // SAFETY: the caller owns the stage.
             self.stage
                 .with_mut(|stage| unsafe { *stage = Stage::Consumed })
         }))
@@ -273,9 +274,9 @@ impl<F: Future> Cell<F> {
                 }
             }
         } else if completed.has_join_waker() {
-            // SAFETY: JOIN_WAKER was set when the task completed, so the handle
-            // no longer writes the slot.
             header.join_waker.with(|slot| {
+                // SAFETY: JOIN_WAKER was set when the task completed, so the
+                // handle no longer writes the slot.
                 if let Some(waker) = unsafe { &*slot } {
                     // A panicking waker must not stop this task from being
                     // counted done (invariant 4).
@@ -331,20 +332,23 @@ unsafe fn poll<F: Future>(ptr: NonNull<Header>) {
             // SAFETY: RUNNING gives this thread the stage; the future is never
             // moved out of the heap allocation, so pinning it there is sound.
             match unsafe { &mut *stage } {
+                // SAFETY: as above; the future stays where it is until dropped.
                 Stage::Running(future) => unsafe { Pin::new_unchecked(future) }.poll(&mut cx),
                 _ => unreachable!("a task was polled after its future was dropped"),
             }
         })
     }));
 
-    // SAFETY (all three arms): this thread still holds RUNNING.
     match polled {
+        // SAFETY: this thread still holds RUNNING.
         Ok(Poll::Ready(output)) => unsafe { cell.complete(Ok(output)) },
+        // SAFETY: this thread still holds RUNNING.
         Err(payload) => unsafe { cell.complete(Err(JoinError::panic(payload))) },
         Ok(Poll::Pending) => match cell.header.state.to_idle() {
             ToIdle::Idle => {}
             // SAFETY: `to_idle` turned our reference into a queue reference.
             ToIdle::Reschedule => unsafe { Notified::from_raw(ptr) }.schedule(true),
+            // SAFETY: `to_idle` left RUNNING set for us to drop the future.
             ToIdle::Cancel => unsafe { cell.complete(Err(JoinError::cancelled())) },
         },
     }

@@ -128,7 +128,7 @@ impl State {
     /// A new task: queued, with a handle, and the three references described in
     /// the module docs.
     pub(crate) fn new() -> Self {
-        State(AtomicUsize::new(NOTIFIED | JOIN_INTEREST | 3 * REF_ONE))
+        State(AtomicUsize::new(NOTIFIED | JOIN_INTEREST | (3 * REF_ONE)))
     }
 
     pub(crate) fn load(&self) -> Snapshot {
