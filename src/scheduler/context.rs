@@ -2,6 +2,10 @@
 //! inside some runtime's `block_on` or `scope`. The free functions use it to
 //! find "the current runtime".
 
+// loom's `thread_local!` (edition 2021 `expr` fragments) takes no `const`
+// block initialisers, and the same declarations serve both builds.
+#![allow(clippy::missing_const_for_thread_local)]
+
 use std::cell::{Cell, RefCell};
 use std::ptr;
 
@@ -12,10 +16,10 @@ use crate::loom::thread::thread_local;
 
 thread_local! {
     /// The context of the worker this thread is, if it is one.
-    pub(super) static CURRENT: Cell<*const WorkerContext> = const { Cell::new(ptr::null()) };
+    pub(super) static CURRENT: Cell<*const WorkerContext> = Cell::new(ptr::null());
 
     /// The runtime whose `block_on` or `scope` this non-worker thread is in.
-    static ENTERED: RefCell<Option<Arc<Shared>>> = const { RefCell::new(None) };
+    static ENTERED: RefCell<Option<Arc<Shared>>> = RefCell::new(None);
 }
 
 /// Runs `f` with this thread's worker context if it is a worker of `shared`.
