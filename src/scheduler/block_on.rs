@@ -11,7 +11,7 @@ use std::pin::pin;
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
 use super::sleep::Parker;
-use super::{enter, Shared, Waiter};
+use super::{enter, with_current_of, Shared, Waiter};
 use crate::loom::sync::atomic::{AtomicBool, Ordering::*};
 use crate::loom::sync::Arc;
 
@@ -67,7 +67,13 @@ pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output 
             }
         }
         match &signal.wake {
-            Wake::Worker { .. } => shared.wait_as(waiter, || signal.is_notified()),
+            Wake::Worker { .. } => with_current_of(shared, |cx| {
+                let cx = cx.expect("a worker waiter waits on its own worker");
+                // Run one ready task even if the future woke itself
+                // (`yield_now`), or a self-waking future would starve them.
+                cx.run_one();
+                cx.help_until(|| signal.is_notified());
+            }),
             Wake::Thread(parker) => parker.park(),
         }
     };

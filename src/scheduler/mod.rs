@@ -1,6 +1,7 @@
 //! The scheduler: run queues, worker threads, sleeping, and blocking waits.
 //!
-//! - `queue`: the crossbeam-deque layer (and its loom model).
+//! - `queue`: workers' local queues, over crossbeam-deque (and a loom model).
+//! - `inject`: the shared queue for tasks from outside the pool.
 //! - `worker`: worker threads, finding and running tasks, helping while blocked.
 //! - `sleep`: parking idle threads without losing wake-ups.
 //! - `owned`: the list of `'static` tasks that shutdown cancels.
@@ -9,6 +10,7 @@
 
 mod block_on;
 mod context;
+mod inject;
 mod owned;
 mod queue;
 mod sleep;
@@ -23,8 +25,9 @@ pub(crate) use context::{current, enter, with_current_of};
 pub(crate) use queue::LocalQueue;
 pub(crate) use worker::run as run_worker;
 
+use inject::Injector;
 use owned::OwnedTasks;
-use queue::{Injector, Stealer};
+use queue::Stealer;
 use sleep::Sleep;
 
 /// Who is blocked waiting for a scope, and so how to wake it.
@@ -38,7 +41,7 @@ pub(crate) enum Waiter {
 
 /// State shared by a runtime's handle, its workers and its tasks.
 pub(crate) struct Shared {
-    injector: Injector<Notified>,
+    injector: Injector,
     stealers: Box<[Stealer<Notified>]>,
     sleep: Sleep,
     pub(crate) owned: OwnedTasks,

@@ -1,13 +1,13 @@
-//! Run queues: a thin layer over crossbeam-deque.
+//! Workers' local run queues: a thin layer over crossbeam-deque.
 //!
 //! crossbeam-deque has no loom support, so a loom build swaps in a small
 //! `Mutex<VecDeque>` model with the same interface and the same observable
 //! behaviour (FIFO pops, half-batch steals). The scheduler sees only these
-//! three types, and the retry loops of `Steal::Retry` live here.
+//! two types, and the retry loops of `Steal::Retry` live here.
 
 #[cfg(not(paddock_loom))]
 mod imp {
-    use crossbeam_deque::{Injector as CbInjector, Steal, Stealer as CbStealer, Worker};
+    use crossbeam_deque::{Steal, Stealer as CbStealer, Worker};
 
     fn retry<T>(mut attempt: impl FnMut() -> Steal<T>) -> Option<T> {
         loop {
@@ -24,9 +24,6 @@ mod imp {
 
     /// The handle other workers steal through.
     pub(crate) struct Stealer<T>(CbStealer<T>);
-
-    /// The shared queue for tasks from outside the pool.
-    pub(crate) struct Injector<T>(CbInjector<T>);
 
     impl<T> LocalQueue<T> {
         pub(crate) fn new() -> Self {
@@ -60,29 +57,6 @@ mod imp {
             self.0.is_empty()
         }
     }
-
-    impl<T> Injector<T> {
-        pub(crate) fn new() -> Self {
-            Injector(CbInjector::new())
-        }
-
-        pub(crate) fn push(&self, item: T) {
-            self.0.push(item);
-        }
-
-        /// Moves a batch of tasks to `dest` and returns one.
-        pub(crate) fn steal_into(&self, dest: &LocalQueue<T>) -> Option<T> {
-            retry(|| self.0.steal_batch_and_pop(&dest.0))
-        }
-
-        pub(crate) fn pop(&self) -> Option<T> {
-            retry(|| self.0.steal())
-        }
-
-        pub(crate) fn is_empty(&self) -> bool {
-            self.0.is_empty()
-        }
-    }
 }
 
 #[cfg(paddock_loom)]
@@ -92,16 +66,6 @@ mod imp {
 
     pub(crate) struct LocalQueue<T>(Arc<Mutex<VecDeque<T>>>);
     pub(crate) struct Stealer<T>(Arc<Mutex<VecDeque<T>>>);
-    pub(crate) struct Injector<T>(Mutex<VecDeque<T>>);
-
-    fn steal_half<T>(from: &Mutex<VecDeque<T>>, dest: &LocalQueue<T>) -> Option<T> {
-        let mut from = from.lock();
-        let first = from.pop_front()?;
-        let extra = from.len() / 2;
-        let mut dest = dest.0.lock();
-        dest.extend(from.drain(..extra));
-        Some(first)
-    }
 
     impl<T> LocalQueue<T> {
         pub(crate) fn new() -> Self {
@@ -130,29 +94,11 @@ mod imp {
             if Arc::ptr_eq(&self.0, &dest.0) {
                 return dest.pop();
             }
-            steal_half(&self.0, dest)
-        }
-
-        pub(crate) fn is_empty(&self) -> bool {
-            self.0.lock().is_empty()
-        }
-    }
-
-    impl<T> Injector<T> {
-        pub(crate) fn new() -> Self {
-            Injector(Mutex::new(VecDeque::new()))
-        }
-
-        pub(crate) fn push(&self, item: T) {
-            self.0.lock().push_back(item);
-        }
-
-        pub(crate) fn steal_into(&self, dest: &LocalQueue<T>) -> Option<T> {
-            steal_half(&self.0, dest)
-        }
-
-        pub(crate) fn pop(&self) -> Option<T> {
-            self.0.lock().pop_front()
+            let mut from = self.0.lock();
+            let first = from.pop_front()?;
+            let extra = from.len() / 2;
+            dest.0.lock().extend(from.drain(..extra));
+            Some(first)
         }
 
         pub(crate) fn is_empty(&self) -> bool {
@@ -161,4 +107,4 @@ mod imp {
     }
 }
 
-pub(crate) use imp::{Injector, LocalQueue, Stealer};
+pub(crate) use imp::{LocalQueue, Stealer};

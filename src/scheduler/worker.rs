@@ -115,7 +115,11 @@ impl WorkerContext {
         let tick = self.tick.get().wrapping_add(1);
         self.tick.set(tick);
         if tick % INJECTOR_INTERVAL == 0 {
-            if let Some(task) = self.shared.injector.steal_into(&self.local) {
+            if let Some(task) = self
+                .shared
+                .injector
+                .steal_into(&self.local, self.shared.num_workers())
+            {
                 return Some(task);
             }
         }
@@ -134,14 +138,17 @@ impl WorkerContext {
     /// Takes a batch from the injector or from a random victim.
     fn steal(&self) -> Option<Notified> {
         let shared = &*self.shared;
-        let task = shared.injector.steal_into(&self.local).or_else(|| {
-            let victims = shared.stealers.len();
-            let start = self.random() % victims;
-            (0..victims)
-                .map(|offset| (start + offset) % victims)
-                .filter(|&victim| victim != self.index)
-                .find_map(|victim| shared.stealers[victim].steal_into(&self.local))
-        });
+        let task = shared
+            .injector
+            .steal_into(&self.local, shared.num_workers())
+            .or_else(|| {
+                let victims = shared.stealers.len();
+                let start = self.random() % victims;
+                (0..victims)
+                    .map(|offset| (start + offset) % victims)
+                    .filter(|&victim| victim != self.index)
+                    .find_map(|victim| shared.stealers[victim].steal_into(&self.local))
+            });
         // A batch may have come with more tasks than this worker can run at
         // once: let a sleeping worker take some.
         if task.is_some() && !self.local.is_empty() {
@@ -183,6 +190,13 @@ impl WorkerContext {
             shared.sleep.notify_one();
         }
         None
+    }
+
+    /// Runs one task, if one is ready.
+    pub(crate) fn run_one(&self) {
+        if let Some(task) = self.next_task() {
+            task.run();
+        }
     }
 
     /// Runs tasks until `done` holds. `done` must become true only before a

@@ -36,6 +36,11 @@ impl Notified {
         Notified(ptr)
     }
 
+    /// Gives up the entry's reference as a raw pointer, for an intrusive queue.
+    pub(crate) fn into_raw(self) -> NonNull<Header> {
+        ManuallyDrop::new(self).0
+    }
+
     pub(crate) fn header(&self) -> &Header {
         // SAFETY: the entry's reference keeps the header alive.
         unsafe { self.0.as_ref() }
@@ -43,9 +48,8 @@ impl Notified {
 
     /// Polls the task (or drops its future if it was aborted).
     pub(crate) fn run(self) {
-        let ptr = ManuallyDrop::new(self).0;
         // SAFETY: the entry's reference is handed to `run`, which consumes it.
-        unsafe { Header::run(ptr) }
+        unsafe { Header::run(self.into_raw()) }
     }
 
     /// Queues the task again on its runtime; `yielded` sends it behind the

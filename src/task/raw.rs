@@ -13,6 +13,7 @@
 //! - `join_waker`: written by the handle while `JOIN_WAKER` is clear; read by
 //!   the completing thread if it is set; dropped when the allocation is freed.
 //! - `owned`: the runtime's list of `'static` tasks, under that list's lock.
+//! - `queue_next`: the injector's list, under the injector's lock.
 
 use std::any::Any;
 use std::future::Future;
@@ -41,6 +42,8 @@ pub(crate) struct Header {
     scope: *const ScopeState,
     join_waker: UnsafeCell<Option<Waker>>,
     pub(crate) owned: UnsafeCell<OwnedLinks>,
+    /// The next task on the injector, under the injector's lock.
+    pub(crate) queue_next: UnsafeCell<Option<NonNull<Header>>>,
 }
 
 /// Links of the intrusive list of a runtime's `'static` tasks.
@@ -103,6 +106,7 @@ where
                 prev: None,
                 next: None,
             }),
+            queue_next: UnsafeCell::new(None),
         },
         stage: UnsafeCell::new(Stage::Running(future)),
     });

@@ -1,0 +1,138 @@
+//! The injector: the shared queue for tasks made runnable outside the pool.
+//!
+//! An intrusive FIFO list linked through the tasks' own headers, behind one
+//! lock. Pushing allocates nothing (a spawn is one allocation, all told), and
+//! workers take tasks in batches, so the lock is taken once per batch on the
+//! consuming side. `len` mirrors the list's length so that the emptiness
+//! checks of the scheduling loop and of the sleep protocol need no lock.
+
+use std::ptr::NonNull;
+
+use super::queue::LocalQueue;
+use crate::loom::sync::atomic::{AtomicUsize, Ordering::*};
+use crate::loom::sync::Mutex;
+use crate::task::{Header, Notified};
+
+/// The most tasks one worker takes from the injector at a time.
+const MAX_BATCH: usize = 32;
+
+pub(crate) struct Injector {
+    len: AtomicUsize,
+    list: Mutex<List>,
+}
+
+struct List {
+    head: Option<NonNull<Header>>,
+    tail: Option<NonNull<Header>>,
+}
+
+// SAFETY: the list owns the queue references of the tasks on it, which are
+// `Send` (see `Notified`); the pointers are only followed under the lock.
+unsafe impl Send for List {}
+
+impl Injector {
+    pub(crate) fn new() -> Self {
+        Injector {
+            len: AtomicUsize::new(0),
+            list: Mutex::new(List {
+                head: None,
+                tail: None,
+            }),
+        }
+    }
+
+    pub(crate) fn push(&self, task: Notified) {
+        let task = task.into_raw();
+        let mut list = self.list.lock();
+        // SAFETY: the list's lock is held, and a task is on at most one queue
+        // at a time (its NOTIFIED bit backs a single entry), so its link is
+        // ours; the tail is alive because the list holds its reference.
+        unsafe { set_next(task, None) };
+        match list.tail {
+            // SAFETY: as above.
+            Some(tail) => unsafe { set_next(tail, Some(task)) },
+            None => list.head = Some(task),
+        }
+        list.tail = Some(task);
+        // SeqCst: this store is the "push" half of the sleep protocol's
+        // store-buffer pattern (see `sleep`), read by `is_empty`.
+        self.len.store(self.len.load(Relaxed) + 1, SeqCst);
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len.load(SeqCst) == 0
+    }
+
+    /// Takes one task.
+    pub(crate) fn pop(&self) -> Option<Notified> {
+        self.take(1, |_| unreachable!("a batch of one has no rest"))
+    }
+
+    /// Takes a batch of tasks, a fair share among `workers`, and returns the
+    /// first; the rest go to `dest`.
+    pub(crate) fn steal_into(
+        &self,
+        dest: &LocalQueue<Notified>,
+        workers: usize,
+    ) -> Option<Notified> {
+        if self.is_empty() {
+            return None;
+        }
+        let share = (self.len.load(Relaxed) / workers + 1).min(MAX_BATCH);
+        self.take(share, |task| dest.push(task))
+    }
+
+    fn take(&self, count: usize, mut rest: impl FnMut(Notified)) -> Option<Notified> {
+        if self.is_empty() {
+            return None;
+        }
+        let mut list = self.list.lock();
+        let mut first = None;
+        let mut taken = 0;
+        while taken < count {
+            let Some(task) = list.head else { break };
+            // SAFETY: the lock is held and `task` is on the list.
+            list.head = unsafe { next(task) };
+            taken += 1;
+            // SAFETY: the list's reference to the task moves to the caller.
+            let task = unsafe { Notified::from_raw(task) };
+            match first {
+                None => first = Some(task),
+                Some(_) => rest(task),
+            }
+        }
+        if list.head.is_none() {
+            list.tail = None;
+        }
+        // Written under the lock, so a plain read-modify-write is exact.
+        self.len.store(self.len.load(Relaxed) - taken, SeqCst);
+        first
+    }
+}
+
+impl Drop for Injector {
+    fn drop(&mut self) {
+        // Dropping the entries cancels their tasks.
+        while self.pop().is_some() {}
+    }
+}
+
+/// # Safety
+///
+/// The caller holds the lock of the list that `task` is on.
+unsafe fn next(task: NonNull<Header>) -> Option<NonNull<Header>> {
+    // SAFETY: the lock makes this the only access to the link.
+    unsafe { task.as_ref() }
+        .queue_next
+        .with(|next| unsafe { *next })
+}
+
+/// # Safety
+///
+/// As for `next`, or `task` is being pushed under the lock.
+unsafe fn set_next(task: NonNull<Header>, value: Option<NonNull<Header>>) {
+    // SAFETY: the lock makes this the only access to the link.
+    unsafe { task.as_ref() }
+        .queue_next
+        .with_mut(|next| unsafe { *next = value })
+}
