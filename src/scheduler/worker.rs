@@ -75,12 +75,14 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, local: LocalQueue<Notified>
         }
     }
 
-    // Dropping unrun queue entries cancels their tasks.
+    // Dropping unrun queue entries cancels their tasks. This thread stops
+    // being a worker first, so that whatever those drops wake goes to the
+    // injector, which the last worker out drains, not to this worker's slot.
+    CURRENT.with(|current| current.set(ptr::null()));
     drop(cx.lifo.take());
     while let Some(task) = cx.local.pop() {
         drop(task);
     }
-    CURRENT.with(|current| current.set(ptr::null()));
     if shared.worker_exited() {
         shared.cancel_remaining_tasks();
     }
