@@ -31,9 +31,10 @@
 //! - Blocking waits ([`scope`], [`JoinHandle::join`], [`block_on`]) on a
 //!   worker of the same runtime run other tasks meanwhile, so nested scopes
 //!   never deadlock, even with one worker. Elsewhere they park.
-//! - The free functions use the current worker's runtime, or the one whose
-//!   `block_on` or `scope` the thread is in, else a global runtime built on
-//!   first use with `PADDOCK_WORKER_THREADS` workers (default: one per CPU).
+//! - The free functions use the *current* runtime: the one whose
+//!   [`Runtime::block_on`] or [`Runtime::scope`] the thread is in, else, on a
+//!   worker thread, the worker's own, else a global runtime built on first
+//!   use with `PADDOCK_WORKER_THREADS` workers (default: one per CPU).
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(
@@ -60,9 +61,9 @@ pub use task::{JoinError, JoinHandle};
 /// Creates a scope on the current runtime, runs `f` in it, and returns only
 /// after every task spawned on the scope has completed.
 ///
-/// The current runtime is the worker's own inside a task, the entered one
-/// inside [`Runtime::block_on`] or [`Runtime::scope`], else the global
-/// runtime. See [`Runtime::scope`] for the details.
+/// The current runtime is the one whose [`Runtime::block_on`] or
+/// [`Runtime::scope`] this thread is in, else the worker's own inside a task,
+/// else the global runtime. See [`Runtime::scope`] for the details.
 ///
 /// # Panics
 ///

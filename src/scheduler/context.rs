@@ -35,15 +35,17 @@ pub(crate) fn with_current_of<R>(
     })
 }
 
-/// The runtime that free functions use on this thread: the worker's own, else
-/// the one entered, else none.
+/// The runtime that free functions use on this thread: the one whose
+/// `block_on` or `scope` it is in (innermost first), else its worker's own.
 pub(crate) fn current() -> Option<Arc<Shared>> {
-    CURRENT
-        .with(|current| {
-            // SAFETY: as in `with_current_of`.
-            unsafe { current.get().as_ref() }.map(|cx| cx.shared.clone())
+    ENTERED
+        .with(|entered| entered.borrow().clone())
+        .or_else(|| {
+            CURRENT.with(|current| {
+                // SAFETY: as in `with_current_of`.
+                unsafe { current.get().as_ref() }.map(|cx| cx.shared.clone())
+            })
         })
-        .or_else(|| ENTERED.with(|entered| entered.borrow().clone()))
 }
 
 /// Makes `shared` the current runtime of this thread while `f` runs.
