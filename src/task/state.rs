@@ -281,3 +281,90 @@ impl State {
         previous.ref_count() == count
     }
 }
+
+#[cfg(all(test, not(paddock_loom)))]
+mod tests {
+    use super::*;
+
+    /// A state as a queue would hand it to a worker, with the handle alive.
+    fn spawned() -> State {
+        State::new()
+    }
+
+    #[test]
+    fn a_wake_during_a_poll_reschedules_the_task() {
+        let state = spawned();
+        assert_eq!(state.to_running(), ToRunning::Poll);
+        assert_eq!(state.to_notified_by_ref(), ToNotified::Nothing);
+        assert_eq!(state.to_idle(), ToIdle::Reschedule);
+        // The poller's reference became the queue's: still three.
+        assert_eq!(state.load().ref_count(), 3);
+        assert_eq!(state.to_running(), ToRunning::Poll);
+        assert_eq!(state.to_idle(), ToIdle::Idle);
+        assert_eq!(state.load().ref_count(), 2);
+    }
+
+    #[test]
+    fn a_wake_of_an_idle_task_submits_it_once() {
+        let state = spawned();
+        assert_eq!(state.to_running(), ToRunning::Poll);
+        assert_eq!(state.to_idle(), ToIdle::Idle);
+        assert_eq!(state.to_notified_by_ref(), ToNotified::Submit);
+        assert_eq!(state.to_notified_by_ref(), ToNotified::Nothing);
+        assert_eq!(state.load().ref_count(), 3);
+    }
+
+    #[test]
+    fn a_wake_of_a_complete_task_does_nothing() {
+        let state = spawned();
+        assert_eq!(state.to_running(), ToRunning::Poll);
+        assert!(state.to_complete().is_complete());
+        assert_eq!(state.to_notified_by_ref(), ToNotified::Nothing);
+        assert_eq!(state.to_running(), ToRunning::Skip);
+    }
+
+    #[test]
+    fn abort_claims_a_queued_task_and_its_queue_entry_skips_it() {
+        let state = spawned();
+        assert_eq!(state.to_cancelled(), ToCancelled::Claimed);
+        assert_eq!(state.to_running(), ToRunning::Skip);
+        assert_eq!(state.to_cancelled(), ToCancelled::Nothing);
+    }
+
+    #[test]
+    fn abort_of_a_running_task_is_seen_when_the_poll_ends() {
+        let state = spawned();
+        assert_eq!(state.to_running(), ToRunning::Poll);
+        assert_eq!(state.to_cancelled(), ToCancelled::Nothing);
+        assert_eq!(state.to_idle(), ToIdle::Cancel);
+    }
+
+    #[test]
+    fn the_join_waker_cannot_be_set_or_taken_back_after_completion() {
+        let state = spawned();
+        assert!(state.set_join_waker().is_ok());
+        assert!(state.unset_join_waker().is_ok());
+        assert!(state.set_join_waker().is_ok());
+        assert_eq!(state.to_running(), ToRunning::Poll);
+        let completed = state.to_complete();
+        assert!(completed.has_join_interest() && completed.has_join_waker());
+        assert!(state.unset_join_waker().is_err());
+        assert!(state.drop_join_interest().is_err());
+    }
+
+    #[test]
+    fn a_handle_dropped_first_leaves_the_output_to_the_task() {
+        let state = spawned();
+        assert!(state.drop_join_interest().is_ok());
+        assert_eq!(state.to_running(), ToRunning::Poll);
+        assert!(!state.to_complete().has_join_interest());
+    }
+
+    #[test]
+    fn the_last_reference_is_reported_once() {
+        let state = spawned();
+        assert!(!state.ref_dec(1));
+        assert!(!state.ref_dec(1));
+        assert!(state.ref_dec(1));
+    }
+}
