@@ -1,12 +1,14 @@
 //! Programs that must not compile.
 //!
 //! Scoped tasks are sound only because the borrow checker rejects every program
-//! in which a task could touch memory that is gone. This module holds no code;
-//! its examples are doc tests that pin that down. Each `compile_fail` example
-//! is one of the compiling controls below with a single change, and it fails
-//! for the reason given above it and for no other. The error codes after
-//! `compile_fail` are checked by nightly rustdoc (stable checks only that
-//! compilation fails); "lifetime may not live long enough" has no code.
+//! in which a task could touch memory that is gone. This module adds nothing to
+//! the library; its doc tests pin that rule down. Each `compile_fail` example
+//! differs from one of the compiling controls below only in the point it makes,
+//! and fails for the reason given above it and for no other. The error codes
+//! after `compile_fail` are checked by nightly rustdoc (stable rustdoc checks
+//! only that compilation fails; `RUSTC_BOOTSTRAP=1 cargo test --doc` checks
+//! the codes too). Two of the errors have no code: "lifetime may not live long
+//! enough" and "future cannot be sent between threads safely".
 //!
 //! # The controls
 //!
@@ -98,7 +100,8 @@
 //!
 //! A `JoinHandle<'scope, T>` names the scope's lifetime, so it cannot be
 //! returned from the closure, even for a task that borrows nothing. Otherwise
-//! it could be awaited after the scope, and the tasks' borrows, are gone.
+//! it could be joined after `scope` has returned, when the borrows its task
+//! was allowed to hold have ended.
 //!
 //! ```compile_fail
 //! use paddock::Runtime;
