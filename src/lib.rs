@@ -141,7 +141,20 @@ pub fn yield_now() -> YieldNow {
     YieldNow { yielded: false }
 }
 
-/// The future returned by [`yield_now`].
+/// The future returned by [`yield_now`]: pending once, then ready.
+///
+/// # Examples
+///
+/// ```
+/// use std::future::Future;
+/// use std::pin::pin;
+/// use std::task::{Context, Poll, Waker};
+///
+/// let mut yielding = pin!(paddock::yield_now());
+/// let mut cx = Context::from_waker(Waker::noop());
+/// assert!(yielding.as_mut().poll(&mut cx).is_pending());
+/// assert!(yielding.as_mut().poll(&mut cx).is_ready());
+/// ```
 #[derive(Debug)]
 #[must_use = "futures do nothing unless awaited"]
 pub struct YieldNow {
