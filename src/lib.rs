@@ -88,7 +88,7 @@ pub fn scope<'env, F, R>(f: F) -> R
 where
     F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> R,
 {
-    scope::run_scope(&runtime::current(), f)
+    runtime::with_current(|shared| scope::run_scope(shared, f))
 }
 
 /// Runs `future` to completion on the calling thread, on the current runtime.
@@ -106,7 +106,7 @@ where
 /// assert_eq!(sum, 3);
 /// ```
 pub fn block_on<F: Future>(future: F) -> F::Output {
-    scheduler::block_on(&runtime::current(), future)
+    runtime::with_current(|shared| scheduler::block_on(shared, future))
 }
 
 /// Spawns a detached `'static` task on the current runtime.
@@ -122,7 +122,7 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    runtime::spawn_on(&runtime::current(), future)
+    runtime::with_current(|shared| runtime::spawn_on(shared, future))
 }
 
 /// Yields to the scheduler: every other task ready on this worker runs before

@@ -353,10 +353,13 @@ impl fmt::Debug for Builder {
     }
 }
 
-/// The runtime of this thread for the free functions: the current worker's or
-/// entered runtime, else the global one.
-pub(crate) fn current() -> Arc<Shared> {
-    scheduler::current().unwrap_or_else(|| global().shared.clone())
+/// Runs `f` with the runtime of this thread for the free functions: the
+/// entered or current worker's runtime, else the global one.
+pub(crate) fn with_current<R>(f: impl FnOnce(&Arc<Shared>) -> R) -> R {
+    scheduler::with_current(|shared| match shared {
+        Some(shared) => f(shared),
+        None => f(&global().shared),
+    })
 }
 
 fn global() -> &'static Runtime {

@@ -6,14 +6,17 @@
 //! before the unpark, and taken (`swap(false)`) before each poll, so a wake
 //! during a poll leads to one more poll and is never lost.
 
+use std::cell::Cell;
 use std::future::Future;
-use std::pin::pin;
+use std::pin::{pin, Pin};
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
+use super::context::with_current_of;
 use super::sleep::Parker;
-use super::{enter, with_current_of, Shared, Waiter};
+use super::{enter, Shared};
 use crate::loom::sync::atomic::{AtomicBool, Ordering::*};
 use crate::loom::sync::Arc;
+use crate::loom::thread::thread_local;
 
 struct Signal {
     notified: AtomicBool,
@@ -26,6 +29,24 @@ enum Wake {
 }
 
 impl Signal {
+    fn new(wake: Wake) -> Arc<Signal> {
+        Arc::new(Signal {
+            notified: AtomicBool::new(true),
+            wake,
+        })
+    }
+
+    /// A new signal that wakes the same thread.
+    fn again(&self) -> Arc<Signal> {
+        Signal::new(match &self.wake {
+            Wake::Worker { shared, index } => Wake::Worker {
+                shared: shared.clone(),
+                index: *index,
+            },
+            Wake::Thread(_) => Wake::Thread(Parker::new()),
+        })
+    }
+
     fn wake(&self) {
         // AcqRel: releases the waker's writes to the next poll, which takes
         // the flag with an Acquire swap. If the flag was already set, its
@@ -43,44 +64,85 @@ impl Signal {
     }
 }
 
-/// Runs `future` to completion on this thread, as a waiter of `shared`.
-pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output {
-    let mut future = pin!(future);
-    let waiter = shared.current_waiter();
-    let wake = match waiter {
-        Waiter::Worker(index) => Wake::Worker {
-            shared: shared.clone(),
-            index,
-        },
-        Waiter::External => Wake::Thread(Parker::new()),
-    };
-    let signal = Arc::new(Signal {
-        notified: AtomicBool::new(true),
-        wake,
-    });
-    let waker = signal_waker(signal.clone());
-    let mut cx = Context::from_waker(&waker);
-    let mut drive = || loop {
-        if signal.notified.swap(false, AcqRel) {
-            if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
-                return output;
-            }
-        }
-        match &signal.wake {
-            Wake::Worker { .. } => with_current_of(shared, |cx| {
-                let cx = cx.expect("a worker waiter waits on its own worker");
-                // Run one ready task even if the future woke itself
-                // (`yield_now`), or a self-waking future would starve them.
-                cx.run_one();
-                cx.help_until(|| signal.is_notified());
-            }),
-            Wake::Thread(parker) => parker.park(),
-        }
-    };
-    match waiter {
-        Waiter::Worker(_) => drive(),
-        Waiter::External => enter(shared, drive),
+/// A thread's reusable signal, so that a blocking wait allocates nothing. A
+/// wait nested inside another on the same thread makes a fresh one.
+///
+/// A waker of an earlier wait may still be held somewhere and fire during a
+/// later one: that costs one spurious poll, which futures must tolerate.
+pub(crate) struct SignalSlot {
+    signal: Arc<Signal>,
+    in_use: Cell<bool>,
+}
+
+impl SignalSlot {
+    pub(crate) fn for_worker(shared: Arc<Shared>, index: usize) -> Self {
+        SignalSlot::new(Wake::Worker { shared, index })
     }
+
+    fn new(wake: Wake) -> Self {
+        SignalSlot {
+            signal: Signal::new(wake),
+            in_use: Cell::new(false),
+        }
+    }
+
+    /// Drives `future` to completion; `wait` blocks until the signal is set.
+    fn drive<F: Future>(&self, future: Pin<&mut F>, wait: impl Fn(&Signal)) -> F::Output {
+        let (signal, _release) = if self.in_use.replace(true) {
+            (self.signal.again(), None)
+        } else {
+            self.signal.notified.store(true, Relaxed);
+            (self.signal.clone(), Some(Release(&self.in_use)))
+        };
+        let waker = signal_waker(signal.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut future = future;
+        loop {
+            if signal.notified.swap(false, AcqRel) {
+                if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+                    return output;
+                }
+            }
+            wait(&signal);
+        }
+    }
+}
+
+/// Marks a thread's signal free again when its wait ends, even by a panic.
+struct Release<'a>(&'a Cell<bool>);
+
+impl Drop for Release<'_> {
+    fn drop(&mut self) {
+        self.0.set(false);
+    }
+}
+
+thread_local! {
+    /// The signal of this thread when it blocks as a thread outside the pool.
+    static THREAD_SIGNAL: SignalSlot = SignalSlot::new(Wake::Thread(Parker::new()));
+}
+
+/// Runs `future` to completion on this thread: as a worker that keeps running
+/// tasks if it is one of `shared`'s, else parked between polls, with `shared`
+/// entered as the current runtime.
+pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output {
+    let future = pin!(future);
+    with_current_of(shared, |cx| match cx {
+        Some(cx) => cx.signal.drive(future, |signal| {
+            // Run one ready task even if the future woke itself
+            // (`yield_now`), or a self-waking future would starve them.
+            cx.run_one();
+            cx.help_until(|| signal.is_notified());
+        }),
+        None => enter(shared, || {
+            THREAD_SIGNAL.with(|slot| {
+                slot.drive(future, |signal| match &signal.wake {
+                    Wake::Thread(parker) => parker.park(),
+                    Wake::Worker { .. } => unreachable!("a thread's own signal wakes the thread"),
+                })
+            })
+        }),
+    })
 }
 
 static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, wake, wake_by_ref, drop_signal);

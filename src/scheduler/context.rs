@@ -35,17 +35,17 @@ pub(crate) fn with_current_of<R>(
     })
 }
 
-/// The runtime that free functions use on this thread: the one whose
-/// `block_on` or `scope` it is in (innermost first), else its worker's own.
-pub(crate) fn current() -> Option<Arc<Shared>> {
-    ENTERED
-        .with(|entered| entered.borrow().clone())
-        .or_else(|| {
-            CURRENT.with(|current| {
-                // SAFETY: as in `with_current_of`.
-                unsafe { current.get().as_ref() }.map(|cx| cx.shared.clone())
-            })
-        })
+/// Runs `f` with the runtime that free functions use on this thread: the one
+/// whose `block_on` or `scope` it is in (innermost first), else its worker's
+/// own; `None` if neither.
+pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Arc<Shared>>) -> R) -> R {
+    if let Some(entered) = ENTERED.with(|entered| entered.borrow().clone()) {
+        return f(Some(&entered));
+    }
+    CURRENT.with(|current| {
+        // SAFETY: as in `with_current_of`.
+        f(unsafe { current.get().as_ref() }.map(|cx| &cx.shared))
+    })
 }
 
 /// Makes `shared` the current runtime of this thread while `f` runs.

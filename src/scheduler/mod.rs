@@ -21,7 +21,7 @@ use crate::loom::sync::Arc;
 use crate::task::Notified;
 
 pub(crate) use block_on::block_on;
-pub(crate) use context::{current, enter, with_current_of};
+pub(crate) use context::{enter, with_current, with_current_of};
 pub(crate) use queue::LocalQueue;
 pub(crate) use worker::run as run_worker;
 

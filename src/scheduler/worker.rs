@@ -22,6 +22,7 @@
 use std::cell::Cell;
 use std::ptr;
 
+use super::block_on::SignalSlot;
 use super::context::CURRENT;
 use super::queue::LocalQueue;
 use super::Shared;
@@ -38,6 +39,8 @@ const MAX_LIFO_STREAK: u8 = 3;
 pub(crate) struct WorkerContext {
     pub(crate) shared: Arc<Shared>,
     pub(crate) index: usize,
+    /// The signal of `block_on` and `JoinHandle::join` on this worker.
+    pub(crate) signal: SignalSlot,
     local: LocalQueue<Notified>,
     lifo: Cell<Option<Notified>>,
     lifo_streak: Cell<u8>,
@@ -48,6 +51,7 @@ pub(crate) struct WorkerContext {
 /// The body of a worker thread.
 pub(crate) fn run(shared: Arc<Shared>, index: usize, local: LocalQueue<Notified>) {
     let cx = WorkerContext {
+        signal: SignalSlot::for_worker(shared.clone(), index),
         shared,
         index,
         local,
