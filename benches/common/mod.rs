@@ -1,0 +1,120 @@
+//! What every bench shares: building each runtime with a given number of
+//! workers, once per group, and the sizes of the workloads.
+//!
+//! Each bench file includes this module and uses part of it.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::thread;
+use std::time::Duration;
+
+use criterion::Criterion;
+
+/// The worker counts every group runs with: the bench machine has 2 cores.
+pub const WORKERS: [usize; 2] = [1, 2];
+
+/// True under `cargo bench`; false under `cargo test --benches` or
+/// `cargo bench -- --test`, where criterion runs each bench once and the
+/// workloads shrink so that the check stays fast in a debug build.
+pub fn full_size() -> bool {
+    let mut bench = false;
+    for arg in std::env::args() {
+        match arg.as_str() {
+            "--bench" => bench = true,
+            "--test" => return false,
+            _ => {}
+        }
+    }
+    bench
+}
+
+/// `full` under `cargo bench`, else `quick`.
+pub fn size(full: usize, quick: usize) -> usize {
+    if full_size() {
+        full
+    } else {
+        quick
+    }
+}
+
+/// Criterion settings small enough for the whole suite to run in minutes on
+/// two cores: ten samples, a short warm-up and a few seconds of measurement.
+pub fn criterion() -> Criterion {
+    Criterion::default()
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3))
+        .configure_from_args()
+}
+
+pub fn paddock(workers: usize) -> paddock::Runtime {
+    paddock::Runtime::builder()
+        .worker_threads(workers)
+        .build()
+        .expect("paddock runtime")
+}
+
+pub fn tokio(workers: usize) -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .build()
+        .expect("tokio runtime")
+}
+
+pub fn rayon(workers: usize) -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(workers)
+        .build()
+        .expect("rayon pool")
+}
+
+pub fn bevy(workers: usize) -> bevy_tasks::TaskPool {
+    bevy_tasks::TaskPoolBuilder::new()
+        .num_threads(workers)
+        .build()
+}
+
+/// An `async_executor::Executor` run by `workers` threads, the way its docs
+/// suggest: each thread runs `block_on(ex.run(shutdown))`.
+pub struct Executor {
+    /// Leaked so that tasks can capture it as `&'static` (one per group).
+    pub ex: &'static async_executor::Executor<'static>,
+    stop: Option<async_channel::Sender<()>>,
+    threads: Vec<thread::JoinHandle<()>>,
+}
+
+impl Executor {
+    pub fn new(workers: usize) -> Self {
+        let ex: &'static async_executor::Executor<'static> =
+            Box::leak(Box::new(async_executor::Executor::new()));
+        let (stop, stopped) = async_channel::bounded::<()>(1);
+        let threads = (0..workers)
+            .map(|_| {
+                let stopped = stopped.clone();
+                thread::spawn(move || {
+                    let _ = futures_lite::future::block_on(ex.run(stopped.recv()));
+                })
+            })
+            .collect();
+        Executor {
+            ex,
+            stop: Some(stop),
+            threads,
+        }
+    }
+
+    /// Waits on the calling thread, which is not one of the executor's.
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        futures_lite::future::block_on(future)
+    }
+}
+
+impl Drop for Executor {
+    fn drop(&mut self) {
+        // Closing the channel ends every `run`.
+        drop(self.stop.take());
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}
