@@ -216,3 +216,34 @@ fn nested_scope_of_another_runtime_inside_a_task() {
         },
     );
 }
+
+/// Fork-join through nested scopes: each node spawns its two children in a
+/// scope of its own and waits for them. About 250,000 tasks, 25 levels deep.
+fn fib(rt: &Runtime, n: u64) -> u64 {
+    if n < 2 {
+        return n;
+    }
+    rt.scope(|s| {
+        let a = s.spawn(async move { fib(rt, n - 1) });
+        let b = s.spawn(async move { fib(rt, n - 2) });
+        a.join().unwrap() + b.join().unwrap()
+    })
+}
+
+/// A waiting worker must run the newest work first: if it picked the oldest
+/// queued task, each wait would start a fresh subtree on top of its stack,
+/// and the stack would grow with the number of tasks, not the depth (this
+/// overflowed the default worker stack at fib(23) on one worker).
+#[test]
+fn deep_fork_join_fits_the_default_worker_stack() {
+    for workers in [1, 2] {
+        watchdog(
+            60,
+            "deep_fork_join_fits_the_default_worker_stack",
+            move || {
+                let rt = rt(workers);
+                assert_eq!(rt.block_on(async { fib(&rt, 25) }), 75_025);
+            },
+        );
+    }
+}

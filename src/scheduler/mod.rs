@@ -22,7 +22,7 @@ use crate::task::Notified;
 
 pub(crate) use block_on::block_on;
 pub(crate) use context::{enter, with_current, with_current_of};
-pub(crate) use queue::LocalQueue;
+pub(crate) use queue::{LocalQueue, Pair};
 pub(crate) use worker::run as run_worker;
 
 use inject::Injector;
@@ -42,7 +42,7 @@ pub(crate) enum Waiter {
 /// State shared by a runtime's handle, its workers and its tasks.
 pub(crate) struct Shared {
     injector: Injector,
-    stealers: Box<[Stealer<Notified>]>,
+    stealers: Box<[Pair<Stealer<Notified>>]>,
     sleep: Sleep,
     pub(crate) owned: OwnedTasks,
     shut_down: AtomicBool,
@@ -50,12 +50,12 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    /// A runtime for `workers` threads, and the local queue each will own.
-    pub(crate) fn new(workers: usize) -> (Arc<Shared>, Vec<LocalQueue<Notified>>) {
-        let locals: Vec<_> = (0..workers).map(|_| LocalQueue::new()).collect();
+    /// A runtime for `workers` threads, and the local queues each will own.
+    pub(crate) fn new(workers: usize) -> (Arc<Shared>, Vec<Pair<LocalQueue<Notified>>>) {
+        let locals: Vec<_> = (0..workers).map(|_| Pair::new()).collect();
         let shared = Shared {
             injector: Injector::new(),
-            stealers: locals.iter().map(LocalQueue::stealer).collect(),
+            stealers: locals.iter().map(Pair::stealers).collect(),
             sleep: Sleep::new(workers),
             owned: OwnedTasks::new(workers),
             shut_down: AtomicBool::new(false),
@@ -111,7 +111,7 @@ impl Shared {
     }
 
     fn has_work(&self) -> bool {
-        !self.injector.is_empty() || self.stealers.iter().any(|stealer| !stealer.is_empty())
+        !self.injector.is_empty() || self.stealers.iter().any(|stealers| !stealers.is_empty())
     }
 
     pub(crate) fn is_shut_down(&self) -> bool {

@@ -1,12 +1,24 @@
 //! Workers' local run queues: a thin layer over crossbeam-deque.
 //!
-//! crossbeam-deque has no loom support, so a loom build swaps in a small
-//! `Mutex<VecDeque>` model with the same interface and the same observable
-//! behaviour (FIFO pops, half-batch steals). The scheduler sees only these
-//! two types, and the retry loops of `Steal::Retry` live here.
+//! A queue pops in LIFO or FIFO order for its owner; thieves always take the
+//! oldest tasks. crossbeam-deque has no loom support, so a loom build swaps in
+//! a small `Mutex<VecDeque>` model with the same interface and the same
+//! observable behaviour (owner pops in either order, half-batch steals from
+//! the front). The scheduler sees only these types, and the retry loops of
+//! `Steal::Retry` live here.
+
+/// The order in which a queue's owner pops its tasks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Order {
+    /// Newest first.
+    Lifo,
+    /// Oldest first.
+    Fifo,
+}
 
 #[cfg(not(paddock_loom))]
 mod imp {
+    use super::Order;
     use crossbeam_deque::{Steal, Stealer as CbStealer, Worker};
 
     fn retry<T>(mut attempt: impl FnMut() -> Steal<T>) -> Option<T> {
@@ -26,8 +38,11 @@ mod imp {
     pub(crate) struct Stealer<T>(CbStealer<T>);
 
     impl<T> LocalQueue<T> {
-        pub(crate) fn new() -> Self {
-            LocalQueue(Worker::new_fifo())
+        pub(crate) fn new(order: Order) -> Self {
+            LocalQueue(match order {
+                Order::Lifo => Worker::new_lifo(),
+                Order::Fifo => Worker::new_fifo(),
+            })
         }
 
         pub(crate) fn stealer(&self) -> Stealer<T> {
@@ -61,43 +76,55 @@ mod imp {
 
 #[cfg(paddock_loom)]
 mod imp {
+    use super::Order;
     use crate::loom::sync::{Arc, Mutex};
     use std::collections::VecDeque;
 
-    pub(crate) struct LocalQueue<T>(Arc<Mutex<VecDeque<T>>>);
+    pub(crate) struct LocalQueue<T> {
+        tasks: Arc<Mutex<VecDeque<T>>>,
+        order: Order,
+    }
+
     pub(crate) struct Stealer<T>(Arc<Mutex<VecDeque<T>>>);
 
     impl<T> LocalQueue<T> {
-        pub(crate) fn new() -> Self {
-            LocalQueue(Arc::new(Mutex::new(VecDeque::new())))
+        pub(crate) fn new(order: Order) -> Self {
+            LocalQueue {
+                tasks: Arc::new(Mutex::new(VecDeque::new())),
+                order,
+            }
         }
 
         pub(crate) fn stealer(&self) -> Stealer<T> {
-            Stealer(self.0.clone())
+            Stealer(self.tasks.clone())
         }
 
         pub(crate) fn push(&self, item: T) {
-            self.0.lock().push_back(item);
+            self.tasks.lock().push_back(item);
         }
 
         pub(crate) fn pop(&self) -> Option<T> {
-            self.0.lock().pop_front()
+            let mut tasks = self.tasks.lock();
+            match self.order {
+                Order::Lifo => tasks.pop_back(),
+                Order::Fifo => tasks.pop_front(),
+            }
         }
 
         pub(crate) fn is_empty(&self) -> bool {
-            self.0.lock().is_empty()
+            self.tasks.lock().is_empty()
         }
     }
 
     impl<T> Stealer<T> {
         pub(crate) fn steal_into(&self, dest: &LocalQueue<T>) -> Option<T> {
-            if Arc::ptr_eq(&self.0, &dest.0) {
+            if Arc::ptr_eq(&self.0, &dest.tasks) {
                 return dest.pop();
             }
             let mut from = self.0.lock();
             let first = from.pop_front()?;
             let extra = from.len() / 2;
-            dest.0.lock().extend(from.drain(..extra));
+            dest.tasks.lock().extend(from.drain(..extra));
             Some(first)
         }
 
@@ -108,3 +135,36 @@ mod imp {
 }
 
 pub(crate) use imp::{LocalQueue, Stealer};
+
+/// A worker's two queues, or the handles to steal from them.
+pub(crate) struct Pair<Q> {
+    /// Tasks spawned or woken on the worker: LIFO for the owner, so a worker
+    /// that helps while it waits runs the newest, deepest work first and its
+    /// stack grows with the depth of nesting, not the number of tasks.
+    pub(crate) ready: Q,
+    /// Tasks that yielded, and LIFO-slot tasks that had their turn: FIFO,
+    /// behind everything in `ready`.
+    pub(crate) yielded: Q,
+}
+
+impl<T> Pair<LocalQueue<T>> {
+    pub(crate) fn new() -> Self {
+        Pair {
+            ready: LocalQueue::new(Order::Lifo),
+            yielded: LocalQueue::new(Order::Fifo),
+        }
+    }
+
+    pub(crate) fn stealers(&self) -> Pair<Stealer<T>> {
+        Pair {
+            ready: self.ready.stealer(),
+            yielded: self.yielded.stealer(),
+        }
+    }
+}
+
+impl<T> Pair<Stealer<T>> {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.ready.is_empty() && self.yielded.is_empty()
+    }
+}

@@ -1,17 +1,23 @@
 //! Worker threads: where tasks are found, run, and waited for.
 //!
-//! Each worker owns a LIFO slot and a FIFO local queue. A task made runnable
-//! on a worker (spawned, or woken) goes to the LIFO slot, so a task that wakes
-//! another (a message sent, a child spawned) has it run next while its data is
-//! hot; the task it displaces moves to the local queue, where idle workers can
-//! steal it. A task that wakes itself while running (`yield_now`) goes to the
-//! back of the local queue, behind every other ready task.
+//! Each worker owns a LIFO slot and two local queues (`queue::Pair`). A task
+//! made runnable on a worker (spawned, or woken) goes to the LIFO slot, so a
+//! task that wakes another (a message sent, a child spawned) has it run next
+//! while its data is hot; the task it displaces moves to the `ready` queue,
+//! where idle workers can steal it. `ready` is LIFO for its owner, as in
+//! rayon: a worker that helps while it waits runs the newest work, which
+//! belongs to the deepest frame, so 200 nested scopes need 200 frames of
+//! stack, not one per task ever spawned. A task that wakes itself while
+//! running (`yield_now`) goes to the back of the FIFO `yielded` queue, behind
+//! every other ready task.
 //!
-//! Finding a task, in order: the injector every `INJECTOR_INTERVAL` ticks (so
-//! that tasks from outside are not starved by a busy local queue); the LIFO
-//! slot, at most `MAX_LIFO_STREAK` times in a row (so two tasks waking each
-//! other cannot starve the local queue); the local queue; a batch from the
-//! injector; a batch stolen from a random victim.
+//! Finding a task, in order: every `FAIRNESS_INTERVAL` ticks, the injector
+//! and then `yielded` (so that tasks from outside and tasks that yielded are
+//! not starved by a busy worker); the LIFO slot, at most `MAX_LIFO_STREAK`
+//! times in a row (so two tasks waking each other cannot starve the others:
+//! one local task then runs before the slot's); `ready`; `yielded`; a batch
+//! from the injector; a batch stolen from a random victim (the oldest tasks of
+//! its `ready`, then of its `yielded`).
 //!
 //! A worker that blocks (`scope`, `JoinHandle::join`, `block_on`) keeps
 //! finding and running tasks until its condition holds (`help_until`), so
@@ -24,14 +30,15 @@ use std::ptr;
 
 use super::block_on::SignalSlot;
 use super::context::CURRENT;
-use super::queue::LocalQueue;
+use super::queue::{LocalQueue, Pair};
 use super::Shared;
 use crate::loom::sync::Arc;
 use crate::loom::Backoff;
 use crate::task::Notified;
 
-/// Ticks between checks of the injector ahead of local work.
-const INJECTOR_INTERVAL: u32 = 61;
+/// Ticks between turns for the injector, then the `yielded` queue, ahead of
+/// the LIFO slot and `ready`.
+const FAIRNESS_INTERVAL: u32 = 61;
 
 /// LIFO-slot tasks run in a row before the local queue gets a turn.
 const MAX_LIFO_STREAK: u8 = 3;
@@ -41,7 +48,7 @@ pub(crate) struct WorkerContext {
     pub(crate) index: usize,
     /// The signal of `block_on` and `JoinHandle::join` on this worker.
     pub(crate) signal: SignalSlot,
-    local: LocalQueue<Notified>,
+    local: Pair<LocalQueue<Notified>>,
     lifo: Cell<Option<Notified>>,
     lifo_streak: Cell<u8>,
     tick: Cell<u32>,
@@ -49,7 +56,7 @@ pub(crate) struct WorkerContext {
 }
 
 /// The body of a worker thread.
-pub(crate) fn run(shared: Arc<Shared>, index: usize, local: LocalQueue<Notified>) {
+pub(crate) fn run(shared: Arc<Shared>, index: usize, local: Pair<LocalQueue<Notified>>) {
     let cx = WorkerContext {
         signal: SignalSlot::for_worker(shared.clone(), index),
         shared,
@@ -84,8 +91,10 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, local: LocalQueue<Notified>
     // injector, which the last worker out drains, not to this worker's slot.
     CURRENT.with(|current| current.set(ptr::null()));
     drop(cx.lifo.take());
-    while let Some(task) = cx.local.pop() {
-        drop(task);
+    for queue in [&cx.local.ready, &cx.local.yielded] {
+        while let Some(task) = queue.pop() {
+            drop(task);
+        }
     }
     if shared.worker_exited() {
         shared.cancel_remaining_tasks();
@@ -106,10 +115,10 @@ impl WorkerContext {
     /// Queues a task made runnable on this worker.
     pub(crate) fn push(&self, task: Notified, yielded: bool) {
         if yielded {
-            self.local.push(task);
+            self.local.yielded.push(task);
         } else {
             match self.lifo.replace(Some(task)) {
-                Some(displaced) => self.local.push(displaced),
+                Some(displaced) => self.local.ready.push(displaced),
                 // The LIFO slot cannot be stolen: nothing for others to do.
                 None => return,
             }
@@ -120,25 +129,36 @@ impl WorkerContext {
     fn next_task(&self) -> Option<Notified> {
         let tick = self.tick.get().wrapping_add(1);
         self.tick.set(tick);
-        if tick % INJECTOR_INTERVAL == 0 {
-            if let Some(task) = self
-                .shared
+        if tick % FAIRNESS_INTERVAL == 0 {
+            let shared = &*self.shared;
+            let from_injector = shared
                 .injector
-                .steal_into(&self.local, self.shared.num_workers())
-            {
+                .steal_into(&self.local.ready, shared.num_workers());
+            if let Some(task) = from_injector.or_else(|| self.local.yielded.pop()) {
                 return Some(task);
             }
         }
-        if let Some(task) = self.lifo.take() {
+        let local = || self.local.ready.pop().or_else(|| self.local.yielded.pop());
+        if let Some(slot) = self.lifo.take() {
             let streak = self.lifo_streak.get();
             if streak < MAX_LIFO_STREAK {
                 self.lifo_streak.set(streak + 1);
-                return Some(task);
+                return Some(slot);
             }
-            self.local.push(task);
+            // Let another local task run first; the slot's task runs next.
+            // (Pushing it behind them instead would make a waiting worker run
+            // old, shallow work on top of its deep stack.)
+            self.lifo_streak.set(0);
+            return Some(match local() {
+                Some(other) => {
+                    self.lifo.set(Some(slot));
+                    other
+                }
+                None => slot,
+            });
         }
         self.lifo_streak.set(0);
-        self.local.pop().or_else(|| self.steal())
+        local().or_else(|| self.steal())
     }
 
     /// Takes a batch from the injector or from a random victim.
@@ -146,18 +166,25 @@ impl WorkerContext {
         let shared = &*self.shared;
         let task = shared
             .injector
-            .steal_into(&self.local, shared.num_workers())
+            .steal_into(&self.local.ready, shared.num_workers())
             .or_else(|| {
                 let victims = shared.stealers.len();
                 let start = self.random() % victims;
                 (0..victims)
                     .map(|offset| (start + offset) % victims)
                     .filter(|&victim| victim != self.index)
-                    .find_map(|victim| shared.stealers[victim].steal_into(&self.local))
+                    .find_map(|victim| {
+                        let victim = &shared.stealers[victim];
+                        let into = &self.local.ready;
+                        victim
+                            .ready
+                            .steal_into(into)
+                            .or_else(|| victim.yielded.steal_into(into))
+                    })
             });
         // A batch may have come with more tasks than this worker can run at
         // once: let a sleeping worker take some.
-        if task.is_some() && !self.local.is_empty() {
+        if task.is_some() && !self.local.ready.is_empty() {
             shared.sleep.notify_one();
         }
         task
