@@ -28,40 +28,74 @@
 
 use crossbeam_utils::CachePadded;
 
-use crate::loom::sync::atomic::{fence, AtomicUsize, Ordering::SeqCst};
+use crate::loom::sync::atomic::{fence, AtomicUsize, Ordering::*};
 use crate::loom::sync::{Condvar, Mutex};
 
 /// A sticky, one-thread wake-up flag.
+///
+/// `state` is `EMPTY`, `PARKED` (the owner is about to wait, or waits, on the
+/// condvar) or `NOTIFIED`. `unpark` only takes the lock when the owner is
+/// parked, so waking a thread that is running costs one atomic swap.
 #[derive(Debug)]
 pub(crate) struct Parker {
-    notified: Mutex<bool>,
+    state: AtomicUsize,
+    lock: Mutex<()>,
     condvar: Condvar,
 }
+
+const EMPTY: usize = 0;
+const PARKED: usize = 1;
+const NOTIFIED: usize = 2;
 
 impl Parker {
     pub(crate) fn new() -> Self {
         Parker {
-            notified: Mutex::new(false),
+            state: AtomicUsize::new(EMPTY),
+            lock: Mutex::new(()),
             condvar: Condvar::new(),
         }
     }
 
     /// Blocks until `unpark` has been called since the last `park` returned.
     pub(crate) fn park(&self) {
-        let mut notified = self.notified.lock();
-        while !*notified {
-            self.condvar.wait(&mut notified);
+        // Acquire (here and below): the unparker's writes happen-before the
+        // return from `park`.
+        if self
+            .state
+            .compare_exchange(NOTIFIED, EMPTY, Acquire, Relaxed)
+            .is_ok()
+        {
+            return;
         }
-        *notified = false;
+        let mut guard = self.lock.lock();
+        if let Err(actual) = self.state.compare_exchange(EMPTY, PARKED, Relaxed, Relaxed) {
+            // Notified between the two checks.
+            debug_assert_eq!(actual, NOTIFIED);
+            self.state.swap(EMPTY, Acquire);
+            return;
+        }
+        loop {
+            self.condvar.wait(&mut guard);
+            // The condvar may wake spuriously: only NOTIFIED ends the wait.
+            if self
+                .state
+                .compare_exchange(NOTIFIED, EMPTY, Acquire, Relaxed)
+                .is_ok()
+            {
+                return;
+            }
+        }
     }
 
     pub(crate) fn unpark(&self) {
-        let mut notified = self.notified.lock();
-        *notified = true;
-        // Notify under the lock: the parked thread cannot return, and free
-        // whatever owns this parker, before the call is over.
-        self.condvar.notify_one();
-        drop(notified);
+        // Release: pairs with the Acquire in `park`.
+        if self.state.swap(NOTIFIED, Release) == PARKED {
+            // The owner set PARKED under the lock and holds it until it waits
+            // on the condvar: taking the lock here means the notification
+            // cannot land before that wait.
+            drop(self.lock.lock());
+            self.condvar.notify_one();
+        }
     }
 }
 
