@@ -48,14 +48,16 @@ impl Signal {
     }
 
     fn wake(&self) {
-        // AcqRel: releases the waker's writes to the next poll, which takes
-        // the flag with an Acquire swap. If the flag was already set, its
-        // setter has unparked (or will unpark) the thread.
-        if !self.notified.swap(true, AcqRel) {
-            match &self.wake {
-                Wake::Worker { shared, index } => shared.sleep.unpark(*index),
-                Wake::Thread(parker) => parker.unpark(),
-            }
+        // Release: the waker's writes happen-before the next poll, which takes
+        // the flag with an AcqRel swap.
+        self.notified.store(true, Release);
+        // Unpark even if the flag was already set: a wait nested on the same
+        // thread (`wait_until`) may be parked on this signal, waiting for a
+        // condition of its own. Unparking a thread that is not parked costs
+        // one atomic swap.
+        match &self.wake {
+            Wake::Worker { shared, index } => shared.sleep.unpark(*index),
+            Wake::Thread(parker) => parker.unpark(),
         }
     }
 
@@ -92,7 +94,7 @@ impl SignalSlot {
             (self.signal.again(), None)
         } else {
             self.signal.notified.store(true, Relaxed);
-            (self.signal.clone(), Some(Release(&self.in_use)))
+            (self.signal.clone(), Some(FreeOnDrop(&self.in_use)))
         };
         let waker = signal_waker(signal.clone());
         let mut cx = Context::from_waker(&waker);
@@ -109,9 +111,9 @@ impl SignalSlot {
 }
 
 /// Marks a thread's signal free again when its wait ends, even by a panic.
-struct Release<'a>(&'a Cell<bool>);
+struct FreeOnDrop<'a>(&'a Cell<bool>);
 
-impl Drop for Release<'_> {
+impl Drop for FreeOnDrop<'_> {
     fn drop(&mut self) {
         self.0.set(false);
     }
@@ -141,6 +143,30 @@ pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output 
                     Wake::Worker { .. } => unreachable!("a thread's own signal wakes the thread"),
                 })
             })
+        }),
+    })
+}
+
+/// Blocks until `done` holds, without polling anything: `arm` registers the
+/// given waker where the event that makes `done` true will wake it.
+///
+/// A worker of `shared` keeps running tasks meanwhile; any other thread parks.
+/// Every level of nested waits on a thread shares that thread's signal, since
+/// each re-checks its own `done` after any wake-up: this allocates nothing.
+pub(crate) fn wait_until(shared: &Shared, arm: impl FnOnce(&Waker), done: impl Fn() -> bool) {
+    with_current_of(shared, |cx| match cx {
+        Some(cx) => {
+            arm(&signal_waker(cx.signal.signal.clone()));
+            cx.help_until(done);
+        }
+        None => THREAD_SIGNAL.with(|slot| {
+            arm(&signal_waker(slot.signal.clone()));
+            while !done() {
+                match &slot.signal.wake {
+                    Wake::Thread(parker) => parker.park(),
+                    Wake::Worker { .. } => unreachable!("a thread's own signal wakes the thread"),
+                }
+            }
         }),
     })
 }

@@ -20,7 +20,7 @@ use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
 use crate::loom::sync::Arc;
 use crate::task::Notified;
 
-pub(crate) use block_on::block_on;
+pub(crate) use block_on::{block_on, wait_until};
 pub(crate) use context::{enter, with_current, with_current_of};
 pub(crate) use queue::{LocalQueue, Pair};
 pub(crate) use worker::run as run_worker;

@@ -6,7 +6,7 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
 use std::ptr::NonNull;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 
 use super::{Header, ToCancelled};
 
@@ -81,9 +81,23 @@ impl<T> JoinHandle<'_, T> {
     /// assert_eq!(handle.join().unwrap(), 42);
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub fn join(self) -> Result<T, JoinError> {
-        let shared = self.header().shared.clone();
-        crate::scheduler::block_on(&shared, self)
+    pub fn join(mut self) -> Result<T, JoinError> {
+        let raw = self.raw;
+        // SAFETY: the handle's reference keeps the header alive until `self`
+        // is dropped, after the wait.
+        let header = unsafe { raw.as_ref() };
+        let mut early = None;
+        // Polling once registers the waker with the task, or finds it done.
+        let arm = |waker: &Waker| {
+            if let Poll::Ready(output) = Pin::new(&mut self).poll(&mut Context::from_waker(waker)) {
+                early = Some(output);
+            }
+        };
+        crate::scheduler::wait_until(&header.shared, arm, || header.state.load().is_complete());
+        match early {
+            Some(output) => output,
+            None => self.take_output(),
+        }
     }
 
     /// Aborts the task.
