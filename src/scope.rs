@@ -49,7 +49,8 @@ use crate::task::{allocate, drop_panic_payload, JoinHandle, Notified};
 /// ```
 pub struct Scope<'scope, 'env: 'scope> {
     state: ScopeState,
-    shared: Arc<Shared>,
+    /// Borrowed from `run_scope`'s caller, which outlives the scope.
+    shared: &'scope Arc<Shared>,
     scope: PhantomData<&'scope mut &'scope ()>,
     env: PhantomData<&'env mut &'env ()>,
 }
@@ -165,7 +166,7 @@ where
             waiter,
             panic: Mutex::new(None),
         },
-        shared: shared.clone(),
+        shared,
         scope: PhantomData,
         env: PhantomData,
     };
