@@ -244,6 +244,19 @@ impl Default for Builder {
 }
 
 impl Builder {
+    /// A builder with the defaults; the same as [`Runtime::builder`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = paddock::Builder::new().worker_threads(1).build()?;
+    /// assert_eq!(rt.num_workers(), 1);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
     /// Sets the number of worker threads (default: `num_cpus::get()`).
     /// Zero makes [`build`](Self::build) fail.
     ///
