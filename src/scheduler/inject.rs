@@ -24,6 +24,8 @@ pub(crate) struct Injector {
 struct List {
     head: Option<NonNull<Header>>,
     tail: Option<NonNull<Header>>,
+    /// Set when the last worker exits: nobody pops the list any more.
+    closed: bool,
 }
 
 // SAFETY: the list owns the queue references of the tasks on it, which are
@@ -32,18 +34,24 @@ unsafe impl Send for List {}
 
 impl Injector {
     pub(crate) fn new() -> Self {
+        let list = List {
+            head: None,
+            tail: None,
+            closed: false,
+        };
         Injector {
             len: AtomicUsize::new(0),
-            list: Mutex::new(List {
-                head: None,
-                tail: None,
-            }),
+            list: Mutex::new(list),
         }
     }
 
-    pub(crate) fn push(&self, task: Notified) {
-        let task = task.into_raw();
+    /// Queues `task`, or gives it back if the injector is closed.
+    pub(crate) fn push(&self, task: Notified) -> Result<(), Notified> {
         let mut list = self.list.lock();
+        if list.closed {
+            return Err(task);
+        }
+        let task = task.into_raw();
         // SAFETY: the list's lock is held, and a task is on at most one queue
         // at a time (its NOTIFIED bit backs a single entry), so its link is
         // ours; the tail is alive because the list holds its reference.
@@ -57,15 +65,11 @@ impl Injector {
         // SeqCst: this store is the "push" half of the sleep protocol's
         // store-buffer pattern (see `sleep`), read by `is_empty`.
         self.len.store(self.len.load(Relaxed) + 1, SeqCst);
+        Ok(())
     }
 
     pub(crate) fn is_empty(&self) -> bool {
         self.len.load(SeqCst) == 0
-    }
-
-    /// Takes one task.
-    pub(crate) fn pop(&self) -> Option<Notified> {
-        self.take(1, |_| unreachable!("a batch of one has no rest"))
     }
 
     /// Takes a batch of tasks, a fair share among `workers`, and returns the
@@ -79,17 +83,10 @@ impl Injector {
             return None;
         }
         let share = (self.len.load(Relaxed) / workers + 1).min(MAX_BATCH);
-        self.take(share, |task| dest.push(task))
-    }
-
-    fn take(&self, count: usize, mut rest: impl FnMut(Notified)) -> Option<Notified> {
-        if self.is_empty() {
-            return None;
-        }
         let mut list = self.list.lock();
         let mut first = None;
         let mut taken = 0;
-        while taken < count {
+        while taken < share {
             let Some(task) = list.head else { break };
             // SAFETY: the lock is held and `task` is on the list.
             list.head = unsafe { next(task) };
@@ -98,7 +95,7 @@ impl Injector {
             let task = unsafe { Notified::from_raw(task) };
             match first {
                 None => first = Some(task),
-                Some(_) => rest(task),
+                Some(_) => dest.push(task),
             }
         }
         if list.head.is_none() {
@@ -108,18 +105,37 @@ impl Injector {
         self.len.store(self.len.load(Relaxed) - taken, SeqCst);
         first
     }
+
+    /// Refuses further pushes and drops every queued entry, which cancels
+    /// their tasks. Tasks woken by those drops are refused and dropped too.
+    pub(crate) fn close_and_drain(&self) {
+        let mut cursor = {
+            let mut list = self.list.lock();
+            list.closed = true;
+            list.tail = None;
+            self.len.store(0, SeqCst);
+            list.head.take()
+        };
+        while let Some(task) = cursor {
+            // SAFETY: the list was emptied under the lock, so these links are
+            // no longer shared; each entry's reference is now ours.
+            cursor = unsafe { next(task) };
+            // SAFETY: the list's reference to the task moves here.
+            drop(unsafe { Notified::from_raw(task) });
+        }
+    }
 }
 
 impl Drop for Injector {
     fn drop(&mut self) {
-        // Dropping the entries cancels their tasks.
-        while self.pop().is_some() {}
+        self.close_and_drain();
     }
 }
 
 /// # Safety
 ///
-/// The caller holds the lock of the list that `task` is on.
+/// The caller holds the lock of the list that `task` is on, or has taken the
+/// task off every list.
 unsafe fn next(task: NonNull<Header>) -> Option<NonNull<Header>> {
     // SAFETY: the lock makes this the only access to the link.
     unsafe { task.as_ref() }

@@ -76,10 +76,13 @@ impl Shared {
     pub(crate) fn schedule(&self, task: Notified, yielded: bool) {
         with_current_of(self, |cx| match cx {
             Some(cx) => cx.push(task, yielded),
-            None => {
-                self.injector.push(task);
-                self.sleep.notify_one();
-            }
+            None => match self.injector.push(task) {
+                Ok(()) => self.sleep.notify_one(),
+                // The workers are gone: dropping the entry cancels the task
+                // (on this thread) instead of stranding it on the injector,
+                // where it would keep itself and the runtime alive forever.
+                Err(refused) => drop(refused),
+            },
         });
     }
 
@@ -143,8 +146,6 @@ impl Shared {
     /// they spawn are refused by the closed list and cancelled at birth.
     fn cancel_remaining_tasks(&self) {
         self.owned.close_and_cancel_all();
-        while let Some(task) = self.injector.pop() {
-            drop(task);
-        }
+        self.injector.close_and_drain();
     }
 }

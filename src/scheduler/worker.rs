@@ -72,7 +72,9 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, local: Pair<LocalQueue<Noti
     CURRENT.with(|current| current.set(&cx));
     // Task panics are caught where tasks run; a panic here is a bug in
     // paddock, and unwinding out would leave the pool one worker short and
-    // scopes waiting forever.
+    // scopes waiting forever. (Not under loom, which unwinds the threads of
+    // a model it found deadlocked.)
+    #[cfg(not(paddock_loom))]
     let abort_guard = AbortOnUnwind;
 
     let shared = &cx.shared;
@@ -99,11 +101,14 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, local: Pair<LocalQueue<Noti
     if shared.worker_exited() {
         shared.cancel_remaining_tasks();
     }
+    #[cfg(not(paddock_loom))]
     std::mem::forget(abort_guard);
 }
 
+#[cfg(not(paddock_loom))]
 struct AbortOnUnwind;
 
+#[cfg(not(paddock_loom))]
 impl Drop for AbortOnUnwind {
     fn drop(&mut self) {
         eprintln!("paddock: a worker thread panicked outside any task; aborting");

@@ -1,0 +1,106 @@
+//! Models of the sleep protocol (`src/scheduler/sleep.rs`,
+//! `src/scheduler/worker.rs`) and of `block_on` outside the pool
+//! (`src/scheduler/block_on.rs`).
+
+mod common;
+
+use std::task::Poll;
+
+use common::{model, poll_fn, runtime, Racy, Threads};
+use loom::sync::atomic::{AtomicUsize, Ordering::*};
+use loom::sync::Arc;
+
+/// A thread outside the pool spawns a task while the only worker, finding
+/// nothing to do, spins, announces itself idle, re-checks and parks. Whatever
+/// the interleaving, either the spawner sees the idle worker and unparks it,
+/// or the worker's re-check sees the task: the task runs, and the spawner's
+/// `join` returns (else loom reports a deadlock).
+///
+/// The spawner is a thread of its own, started after the runtime, so that
+/// "the worker parks first" costs loom no preemption: the main thread only
+/// waits for it. (A spawner that had called `loom::thread::yield_now` would
+/// not do: loom then never lets it read a value older than its yield, which
+/// hides the stale read of the idle count that the fences prevent.)
+#[test]
+fn task_pushed_while_worker_parks_is_run() {
+    model(|| {
+        let rt = std::sync::Arc::new(runtime(1));
+        let spawner = {
+            let rt = rt.clone();
+            loom::thread::spawn(move || {
+                let handle = rt.spawn(async { 7 });
+                assert_eq!(handle.join().expect("the task ran"), 7);
+            })
+        };
+        spawner.join().expect("the spawner's task ran");
+    });
+}
+
+/// Two workers. A task runs a nested scope on worker A with two children:
+/// A runs one itself while it helps, and the other, displaced from A's LIFO
+/// slot to its stealable queue, may be stolen by worker B. If B completes
+/// the last child, it must wake A, which may be spinning, announcing itself
+/// idle or already parked; the nested scope then returns on A, and sees the
+/// children's writes to the task's locals.
+#[test]
+fn helping_worker_and_completing_worker() {
+    model(|| {
+        let rt = runtime(2);
+        let rt = &rt;
+        let done = Racy::new(false);
+        rt.scope(|s| {
+            let done = &done;
+            drop(s.spawn(async move {
+                let (left, right) = (Racy::new(0), Racy::new(0));
+                rt.scope(|inner| {
+                    // Each child gives up the CPU mid-poll, as a thread may be
+                    // descheduled anywhere: a free switch point for loom, so
+                    // that "the other worker is still running the last child
+                    // while this one goes to sleep" is reached within the
+                    // preemption bound.
+                    inner.spawn(async {
+                        loom::thread::yield_now();
+                        left.set(1);
+                    });
+                    inner.spawn(async {
+                        loom::thread::yield_now();
+                        right.set(2);
+                    });
+                });
+                assert_eq!(left.get() + right.get(), 3);
+                done.set(true);
+            }));
+        });
+        assert!(done.get());
+    });
+}
+
+/// `block_on` on a thread outside the pool: the future hands its waker to
+/// another thread, which writes the future's input and wakes it, racing the
+/// blocked thread's decision to park. The wake is never lost (else loom
+/// reports a deadlock), the future is polled again only after it (the input
+/// is read in order after its write), and exactly twice in all.
+#[test]
+fn block_on_wake_races_park() {
+    model(|| {
+        let rt = runtime(1);
+        let threads = Threads::default();
+        let input = Arc::new(Racy::new(0));
+        let polls = AtomicUsize::new(0);
+        let output = rt.block_on(poll_fn(|cx| {
+            if polls.fetch_add(1, Relaxed) == 0 {
+                let waker = cx.waker().clone();
+                let input = input.clone();
+                threads.spawn(move || {
+                    input.set(5);
+                    waker.wake();
+                });
+                return Poll::Pending;
+            }
+            Poll::Ready(input.get())
+        }));
+        assert_eq!(output, 5);
+        assert_eq!(polls.load(Relaxed), 2);
+        threads.join_all();
+    });
+}
