@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 
 use crate::loom::sync::Arc;
 use crate::loom::thread;
-use crate::scheduler::{self, Shared};
+use crate::scheduler::{self, Reason, Shared};
 use crate::scope::{run_scope, Scope};
 use crate::task::{self, JoinHandle, Notified};
 
@@ -179,7 +179,7 @@ where
     // SAFETY: the queue's reference counted at allocation.
     let queued = unsafe { Notified::from_raw(raw) };
     if shared.owned.insert(raw) {
-        shared.schedule(queued, false);
+        shared.schedule(queued, Reason::Spawned);
     } else {
         // The runtime has shut down: dropping the unrun entry cancels it.
         drop(queued);

@@ -24,7 +24,7 @@ use std::panic::{self, AssertUnwindSafe};
 
 use crate::loom::sync::atomic::{AtomicUsize, Ordering::*};
 use crate::loom::sync::{Arc, Mutex};
-use crate::scheduler::{enter, Shared, Waiter};
+use crate::scheduler::{enter, Reason, Shared, Waiter};
 use crate::task::{allocate, drop_panic_payload, JoinHandle, Notified};
 
 /// A scope to spawn tasks that may borrow data from outside it.
@@ -138,7 +138,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
         let raw = unsafe { allocate(future, self.shared.clone(), &self.state) };
         // SAFETY: the queue's reference counted at allocation.
         self.shared
-            .schedule(unsafe { Notified::from_raw(raw) }, false);
+            .schedule(unsafe { Notified::from_raw(raw) }, Reason::Spawned);
         // SAFETY: the handle's reference counted at allocation; the output
         // type is `F::Output`.
         unsafe { JoinHandle::from_raw(raw) }

@@ -23,12 +23,25 @@ use crate::task::Notified;
 pub(crate) use block_on::{block_on, wait_until};
 pub(crate) use context::{enter, with_current, with_current_of};
 pub(crate) use queue::{LocalQueue, Pair};
+
 pub(crate) use worker::run as run_worker;
 
 use inject::Injector;
 use owned::OwnedTasks;
 use queue::Stealer;
 use sleep::Sleep;
+
+/// Why a task is being queued, which decides where it goes on a worker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Reason {
+    /// A new task: straight to the stealable `ready` queue, so an idle worker
+    /// can take it even if its spawner goes on to block or to compute.
+    Spawned,
+    /// Woken by another task or a reactor: to the LIFO slot, to run next.
+    Woken,
+    /// Woken during its own poll (`yield_now`): behind every ready task.
+    Yielded,
+}
 
 /// Who is blocked waiting for a scope, and so how to wake it.
 #[derive(Clone, Copy, Debug)]
@@ -73,9 +86,9 @@ impl Shared {
     ///
     /// The caller keeps `self` alive through the call (a runtime handle, or a
     /// reference to a task of this runtime that outlives the push).
-    pub(crate) fn schedule(&self, task: Notified, yielded: bool) {
+    pub(crate) fn schedule(&self, task: Notified, reason: Reason) {
         with_current_of(self, |cx| match cx {
-            Some(cx) => cx.push(task, yielded),
+            Some(cx) => cx.push(task, reason),
             None => match self.injector.push(task) {
                 Ok(()) => self.sleep.notify_one(),
                 // The workers are gone: dropping the entry cancels the task

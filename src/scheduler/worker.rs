@@ -1,10 +1,11 @@
 //! Worker threads: where tasks are found, run, and waited for.
 //!
 //! Each worker owns a LIFO slot and two local queues (`queue::Pair`). A task
-//! made runnable on a worker (spawned, or woken) goes to the LIFO slot, so a
-//! task that wakes another (a message sent, a child spawned) has it run next
-//! while its data is hot; the task it displaces moves to the `ready` queue,
-//! where idle workers can steal it. `ready` is LIFO for its owner, as in
+//! woken on a worker goes to the LIFO slot, so a task that wakes another (a
+//! message sent) has it run next while its data is hot; the task it displaces
+//! moves to the `ready` queue, where idle workers can steal it. A task spawned
+//! on a worker goes to `ready` at once: a spawner often goes on to compute or
+//! to block, and the slot cannot be stolen. `ready` is LIFO for its owner, as in
 //! rayon: a worker that helps while it waits runs the newest work, which
 //! belongs to the deepest frame, so 200 nested scopes need 200 frames of
 //! stack, not one per task ever spawned. A task that wakes itself while
@@ -31,7 +32,7 @@ use std::ptr;
 use super::block_on::SignalSlot;
 use super::context::CURRENT;
 use super::queue::{LocalQueue, Pair};
-use super::Shared;
+use super::{Reason, Shared};
 use crate::loom::sync::Arc;
 use crate::loom::Backoff;
 use crate::task::Notified;
@@ -118,15 +119,15 @@ impl Drop for AbortOnUnwind {
 
 impl WorkerContext {
     /// Queues a task made runnable on this worker.
-    pub(crate) fn push(&self, task: Notified, yielded: bool) {
-        if yielded {
-            self.local.yielded.push(task);
-        } else {
-            match self.lifo.replace(Some(task)) {
+    pub(crate) fn push(&self, task: Notified, reason: Reason) {
+        match reason {
+            Reason::Spawned => self.local.ready.push(task),
+            Reason::Yielded => self.local.yielded.push(task),
+            Reason::Woken => match self.lifo.replace(Some(task)) {
                 Some(displaced) => self.local.ready.push(displaced),
                 // The LIFO slot cannot be stolen: nothing for others to do.
                 None => return,
-            }
+            },
         }
         self.shared.sleep.notify_one();
     }

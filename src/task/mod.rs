@@ -16,6 +16,8 @@ use std::mem::ManuallyDrop;
 use std::panic::{self, AssertUnwindSafe};
 use std::ptr::NonNull;
 
+use crate::scheduler::Reason;
+
 pub use join::{JoinError, JoinHandle};
 pub(crate) use raw::{allocate, Header, OwnedLinks};
 pub(crate) use state::ToCancelled;
@@ -52,14 +54,13 @@ impl Notified {
         unsafe { Header::run(self.into_raw()) }
     }
 
-    /// Queues the task again on its runtime; `yielded` sends it behind the
-    /// other ready tasks of this worker.
-    fn schedule(self, yielded: bool) {
+    /// Queues the task again on its runtime, after a wake during its poll.
+    fn reschedule(self) {
         let shared: *const crate::scheduler::Shared = &*self.header().shared;
         // SAFETY: rescheduling happens on a worker of the task's runtime, and
         // the worker's own `Arc` keeps the runtime alive through the call even
         // if the task is stolen and freed as soon as it is pushed.
-        unsafe { &*shared }.schedule(self, yielded);
+        unsafe { &*shared }.schedule(self, Reason::Yielded);
     }
 }
 

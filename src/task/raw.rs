@@ -351,7 +351,7 @@ unsafe fn poll<F: Future>(ptr: NonNull<Header>) {
         Ok(Poll::Pending) => match cell.header.state.to_idle() {
             ToIdle::Idle => {}
             // SAFETY: `to_idle` turned our reference into a queue reference.
-            ToIdle::Reschedule => unsafe { Notified::from_raw(ptr) }.schedule(true),
+            ToIdle::Reschedule => unsafe { Notified::from_raw(ptr) }.reschedule(),
             // SAFETY: `to_idle` left RUNNING set for us to drop the future.
             ToIdle::Cancel => unsafe { cell.complete(Err(JoinError::cancelled())) },
         },

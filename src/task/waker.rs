@@ -11,6 +11,7 @@ use std::task::{RawWaker, RawWakerVTable, Waker};
 
 use super::state::ToNotified;
 use super::{Header, Notified};
+use crate::scheduler::Reason;
 
 static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, wake, wake_by_ref, drop_waker);
 
@@ -59,7 +60,7 @@ unsafe fn wake_by_ref(data: *const ()) {
         // SAFETY: `to_notified_by_ref` counted a reference for the queue.
         ToNotified::Submit => header
             .shared
-            .schedule(unsafe { Notified::from_raw(ptr) }, false),
+            .schedule(unsafe { Notified::from_raw(ptr) }, Reason::Woken),
         ToNotified::Nothing => {}
     }
 }
