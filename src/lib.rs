@@ -36,6 +36,36 @@
 //!   worker thread, the worker's own, else a global runtime built on first
 //!   use with `PADDOCK_WORKER_THREADS` workers (default: one per CPU).
 
+//!
+//! # Working with I/O and timers
+//!
+//! paddock has no reactor of its own. Futures that bring their own driver
+//! work in its tasks as they are: `async-io` (`Timer`, `Async<T>`),
+//! `async-net`, `async-channel`. tokio-based crates (tokio's sockets and
+//! timers, reqwest, hyper) need a tokio context: wrap them in
+//! `async_compat::Compat`, and create the tokio futures *inside* the wrapped
+//! block. Blocking calls (`std::fs`, DNS lookups, `thread::sleep`) hold the
+//! worker they run on: run them on a thread of a `std::thread::scope` around
+//! the paddock scope and await the answer over a channel. CPU-heavy work is
+//! what the workers are for.
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//!
+//! let delays = [30, 10, 20];
+//! let mut waited = [Duration::ZERO; 3];
+//! paddock::scope(|s| {
+//!     for (ms, waited) in delays.iter().zip(&mut waited) {
+//!         s.spawn(async move {
+//!             let start = Instant::now();
+//!             async_io::Timer::after(Duration::from_millis(*ms)).await;
+//!             *waited = start.elapsed();
+//!         });
+//!     }
+//! });
+//! assert!(delays.iter().zip(waited).all(|(ms, w)| w >= Duration::from_millis(*ms)));
+//! ```
+
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(
     missing_docs,
