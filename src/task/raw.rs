@@ -224,17 +224,25 @@ impl<F: Future> Cell<F> {
         unsafe { ptr.cast::<Self>().as_ref() }
     }
 
-    /// Drops whatever the stage holds, and catches a panic from that drop.
+    /// Drops whatever the stage holds, in place (the future is pinned there),
+    /// and catches a panic from that drop. The stage is `Consumed` afterwards
+    /// either way.
     ///
     /// # Safety
     ///
     /// The caller owns the stage (see the module docs).
     unsafe fn clear_stage(&self) -> Result<(), Box<dyn Any + Send>> {
-        panic::catch_unwind(AssertUnwindSafe(|| {
-            // SAFETY: the caller owns the stage.
-            self.stage
-                .with_mut(|stage| unsafe { *stage = Stage::Consumed })
-        }))
+        self.stage.with_mut(|stage| {
+            // SAFETY: the caller owns the stage, which holds a valid value.
+            let dropped = panic::catch_unwind(AssertUnwindSafe(|| unsafe {
+                std::ptr::drop_in_place(stage)
+            }));
+            // SAFETY: the old value is dropped (a panicking drop still drops
+            // the remaining fields while it unwinds), so it is overwritten
+            // without being dropped again.
+            unsafe { std::ptr::write(stage, Stage::Consumed) };
+            dropped
+        })
     }
 
     /// Drops the future, stores `result`, completes the task, and releases the
