@@ -39,11 +39,10 @@ fn tokio_sleep_through_compat() {
         for (length, slept) in lengths.iter().zip(&slept) {
             assert!(slept >= length, "slept {slept:?}, asked for {length:?}");
         }
-        // 1.05 s one after another; together about the longest, 100 ms.
-        assert!(
-            total < Duration::from_millis(800),
-            "sleeps ran in series: {total:?}"
-        );
+        // Together about the longest, 100 ms; one after another at least
+        // their sum, 1.05 s.
+        let in_series: Duration = lengths.iter().sum();
+        assert!(total < in_series, "sleeps ran in series: {total:?}");
     });
 }
 
