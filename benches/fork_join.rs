@@ -8,20 +8,21 @@
 //! - `tokio`, `async_executor`: spawn + `.await` per child.
 //! - `rayon_join`: `rayon::join`, the synchronous reference.
 //!
-//! paddock's runtimes here have 512 MiB worker stacks (reserved, not
-//! committed): a worker blocked in a nested scope runs other tasks on top of
-//! its own frame, and today it may pick up a shallow task (its local queue
-//! pops the oldest first), so the stack grows with the number of nodes, not
-//! the depth: fib(25) needs about 55 MiB with 1 worker and overflows the
-//! default 16 MiB. See benches/README.md.
+//! Every paddock runtime here has the default worker stack (16 MiB): a
+//! worker blocked in a nested scope runs other tasks on top of its own frame,
+//! but it pops its `ready` queue newest first, so it picks up the deepest
+//! work and its stack grows with the depth of the recursion (25 levels), as
+//! rayon's does, not with the number of nodes. (`tests/nesting.rs` checks
+//! fib(25) on 1 and 2 workers with the default stack.)
 //!
 //! The spawn + await versions box each recursive future (a recursive async
 //! function must), which costs every runtime the same extra allocation.
 //!
 //! bevy_tasks' nested `TaskPool::scope` makes a queue per node, blocks in
 //! `block_on` while ticking the whole pool, and overflows a default 2 MiB
-//! thread stack even at fib(18); it runs fib(18) with 512 MiB stacks in its own
-//! group (`fork_join_n18`), beside paddock's nested scopes on the same n.
+//! thread stack even at fib(18); it runs fib(18) with 512 MiB stacks
+//! (reserved, not committed) in its own group (`fork_join_n18`), beside
+//! paddock's nested scopes, on default stacks, on the same n.
 
 mod common;
 
@@ -106,15 +107,6 @@ fn fib(n: u64) -> u64 {
     }
 }
 
-/// A paddock runtime whose workers have room for deeply nested waits.
-fn paddock_rt(workers: usize) -> paddock::Runtime {
-    paddock::Runtime::builder()
-        .worker_threads(workers)
-        .stack_size(512 << 20)
-        .build()
-        .expect("paddock runtime")
-}
-
 /// fib(n) through nested paddock scopes, started from the bench thread.
 fn paddock_scope(rt: &paddock::Runtime, n: u64) -> u64 {
     let mut out = 0;
@@ -130,7 +122,7 @@ fn fork_join(c: &mut Criterion) {
     let mut group = c.benchmark_group("fork_join");
     group.sampling_mode(criterion::SamplingMode::Flat);
     for workers in WORKERS {
-        let rt = paddock_rt(workers);
+        let rt = common::paddock(workers);
         group.bench_function(BenchmarkId::new("paddock_scope", workers), |b| {
             b.iter(|| assert_eq!(paddock_scope(&rt, n), expected))
         });
@@ -166,7 +158,7 @@ fn fork_join_small(c: &mut Criterion) {
     let mut group = c.benchmark_group(format!("fork_join_n{}", size(18, 8)));
     group.sampling_mode(criterion::SamplingMode::Flat);
     for workers in WORKERS {
-        let rt = paddock_rt(workers);
+        let rt = common::paddock(workers);
         group.bench_function(BenchmarkId::new("paddock_scope", workers), |b| {
             b.iter(|| assert_eq!(paddock_scope(&rt, n), expected))
         });
