@@ -7,15 +7,17 @@
 // Each test binary uses its own subset of these helpers.
 #![allow(dead_code)]
 
+use std::fmt;
 use std::future::Future;
-use std::panic;
+use std::ops::Deref;
+use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, Once};
 use std::task::{Context, Poll, Waker};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use paddock::Runtime;
 
@@ -58,7 +60,8 @@ pub fn watchdog<T: Send + 'static>(
 }
 
 /// Installs, once per test binary, a panic hook that stays silent for the
-/// panics the tests provoke on purpose (payload type [`Payload`]) and defers
+/// panics the tests provoke on purpose (payload types [`Payload`] and
+/// [`Bomb`]) and defers
 /// to the default hook for every other panic.
 ///
 /// Printing a backtrace (`RUST_BACKTRACE=1`) for each provoked panic floods
@@ -69,7 +72,8 @@ pub fn quiet_expected_panics() {
     ONCE.call_once(|| {
         let default = panic::take_hook();
         panic::set_hook(Box::new(move |info| {
-            if !info.payload().is::<Payload>() {
+            let payload = info.payload();
+            if !payload.is::<Payload>() && !payload.is::<Bomb>() {
                 default(info);
             }
         }));
@@ -273,4 +277,298 @@ pub fn wait_until(mut cond: impl FnMut() -> bool) {
     while !cond() {
         thread::sleep(Duration::from_millis(1));
     }
+}
+
+// ---------------------------------------------------------------------------
+// Stress helpers (tests/stress*.rs): sizes, thread accounting, and futures
+// that count their own life cycle.
+// ---------------------------------------------------------------------------
+
+/// The environment variable that scales the stress suites' sizes.
+pub const STRESS_SCALE_ENV: &str = "PADDOCK_STRESS_SCALE";
+
+/// The environment variable that sets how long the soak test runs.
+pub const SOAK_SECS_ENV: &str = "PADDOCK_SOAK_SECS";
+
+/// The size factor of the stress suites: `PADDOCK_STRESS_SCALE`, a positive
+/// number, default 1. `scripts/valgrind` sets it below 1.
+pub fn stress_scale() -> f64 {
+    match std::env::var(STRESS_SCALE_ENV) {
+        Err(std::env::VarError::NotPresent) => 1.0,
+        Ok(value) => match value.trim().parse::<f64>() {
+            Ok(scale) if scale.is_finite() && scale > 0.0 => scale,
+            _ => panic!("{STRESS_SCALE_ENV} must be a positive number, got {value:?}"),
+        },
+        Err(error) => panic!("{STRESS_SCALE_ENV}: {error}"),
+    }
+}
+
+/// `n` scaled by `scale`, rounded, and at least 1.
+pub fn scaled(n: usize, scale: f64) -> usize {
+    ((n as f64 * scale).round() as usize).max(1)
+}
+
+/// How long the soak test runs: `PADDOCK_SOAK_SECS`, default 3600.
+pub fn soak_secs() -> u64 {
+    match std::env::var(SOAK_SECS_ENV) {
+        Err(std::env::VarError::NotPresent) => 3600,
+        Ok(value) => value
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{SOAK_SECS_ENV} must be a whole number, got {value:?}")),
+        Err(error) => panic!("{SOAK_SECS_ENV}: {error}"),
+    }
+}
+
+/// A thread-name prefix no other runtime of this process uses, such as
+/// `mil3-`. Linux keeps 15 bytes of a thread's name, so keep `tag` short.
+pub fn unique_prefix(tag: &str) -> String {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let prefix = format!("{tag}{}-", NEXT.fetch_add(1, SeqCst));
+    assert!(
+        prefix.len() <= 12,
+        "thread-name prefix {prefix:?} is too long"
+    );
+    prefix
+}
+
+/// A runtime with `n` workers named `{prefix}{index}`.
+pub fn prefixed_rt(n: usize, prefix: &str) -> Runtime {
+    let prefix = prefix.to_owned();
+    Runtime::builder()
+        .worker_threads(n)
+        .thread_name(move |i| format!("{prefix}{i}"))
+        .build()
+        .expect("building a runtime")
+}
+
+/// The names of this process's threads that start with `prefix`, as
+/// `/proc/self/task/*/comm` has them. `None` where there is no `/proc`.
+pub fn threads_named(prefix: &str) -> Option<Vec<String>> {
+    let tasks = std::fs::read_dir("/proc/self/task").ok()?;
+    let mut names: Vec<String> = tasks
+        .filter_map(|entry| {
+            // A thread may exit between the listing and the read.
+            let comm = std::fs::read_to_string(entry.ok()?.path().join("comm")).ok()?;
+            Some(comm.trim_end().to_owned())
+        })
+        .filter(|name| name.starts_with(prefix))
+        .collect();
+    names.sort();
+    Some(names)
+}
+
+/// Asserts that `count` threads named `{prefix}*` are running, allowing a
+/// just-started thread a moment to name itself.
+pub fn assert_thread_count(prefix: &str, count: usize) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let Some(names) = threads_named(prefix) else {
+            return;
+        };
+        if names.len() == count {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "expected {count} threads named {prefix}*, found {names:?}"
+        );
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Asserts that no thread named `{prefix}*` is left. A joined thread can
+/// linger in `/proc` for a moment after `join` returns, so this allows a
+/// grace period; a leaked worker never goes.
+pub fn assert_threads_gone(prefix: &str) {
+    assert_thread_count(prefix, 0);
+}
+
+/// Life-cycle counters shared by many [`Tracked`] futures.
+#[derive(Default)]
+pub struct Counts {
+    /// Futures constructed.
+    pub created: AtomicUsize,
+    /// Futures dropped.
+    pub dropped: AtomicUsize,
+    /// Calls to `poll`.
+    pub polls: AtomicUsize,
+    /// Polls that returned `Ready`.
+    pub completed: AtomicUsize,
+    /// Polls that panicked.
+    pub panicked: AtomicUsize,
+    /// Futures dropped before they completed or panicked: cancelled.
+    pub cancelled: AtomicUsize,
+    /// Polls that began while another poll of the same future was running.
+    pub overlaps: AtomicUsize,
+    /// Polls after the future had returned `Ready` or panicked.
+    pub polled_after_end: AtomicUsize,
+}
+
+/// A copy of [`Counts`] at one moment.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub created: usize,
+    pub dropped: usize,
+    pub polls: usize,
+    pub completed: usize,
+    pub panicked: usize,
+    pub cancelled: usize,
+    pub overlaps: usize,
+    pub polled_after_end: usize,
+}
+
+impl Counts {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn tally(&self) -> Tally {
+        Tally {
+            created: self.created.load(SeqCst),
+            dropped: self.dropped.load(SeqCst),
+            polls: self.polls.load(SeqCst),
+            completed: self.completed.load(SeqCst),
+            panicked: self.panicked.load(SeqCst),
+            cancelled: self.cancelled.load(SeqCst),
+            overlaps: self.overlaps.load(SeqCst),
+            polled_after_end: self.polled_after_end.load(SeqCst),
+        }
+    }
+
+    /// Asserts that exactly `created` futures were made and that each one
+    /// was dropped once and ended once (completed, panicked or cancelled),
+    /// polled by one thread at a time and never after its end. Returns the
+    /// tally for more specific checks.
+    #[track_caller]
+    pub fn assert_settled(&self, what: &str, created: usize) -> Tally {
+        let t = self.tally();
+        assert_eq!(t.created, created, "{what}: futures created; {t:?}");
+        assert_eq!(t.dropped, t.created, "{what}: futures dropped; {t:?}");
+        assert_eq!(
+            t.completed + t.panicked + t.cancelled,
+            t.created,
+            "{what}: every future ends exactly once; {t:?}"
+        );
+        assert_eq!(
+            t.overlaps, 0,
+            "{what}: two threads polled one future; {t:?}"
+        );
+        assert_eq!(t.polled_after_end, 0, "{what}: polled after the end; {t:?}");
+        t
+    }
+}
+
+impl fmt::Debug for Counts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.tally().fmt(f)
+    }
+}
+
+/// Wraps `future` so that `counts` sees it made, polled, ended and dropped.
+///
+/// `C` is `&Counts` for scoped tasks and `Arc<Counts>` for `'static` ones.
+pub fn track<C: Deref<Target = Counts>, F: Future>(counts: C, future: F) -> Tracked<C, F> {
+    counts.created.fetch_add(1, SeqCst);
+    Tracked {
+        counts,
+        future,
+        ended: false,
+        polling: AtomicBool::new(false),
+    }
+}
+
+/// A future that counts its own life cycle in a [`Counts`]; see [`track`].
+pub struct Tracked<C: Deref<Target = Counts>, F> {
+    counts: C,
+    future: F,
+    /// Set when the future returned `Ready` or panicked.
+    ended: bool,
+    /// Set for the length of each poll, to catch two polls at once.
+    polling: AtomicBool,
+}
+
+impl<C: Deref<Target = Counts>, F: Future> Future for Tracked<C, F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        // SAFETY: `future` is structurally pinned: it is never moved out of
+        // `self` and `Drop` below does not move it; the other fields are not.
+        let this = unsafe { self.get_unchecked_mut() };
+        let counts = &*this.counts;
+        counts.polls.fetch_add(1, SeqCst);
+        if this.polling.swap(true, SeqCst) {
+            counts.overlaps.fetch_add(1, SeqCst);
+        }
+        if this.ended {
+            counts.polled_after_end.fetch_add(1, SeqCst);
+        }
+        // SAFETY: see above.
+        let future = unsafe { Pin::new_unchecked(&mut this.future) };
+        let polled = panic::catch_unwind(AssertUnwindSafe(|| future.poll(cx)));
+        this.polling.store(false, SeqCst);
+        match polled {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(output)) => {
+                this.ended = true;
+                counts.completed.fetch_add(1, SeqCst);
+                Poll::Ready(output)
+            }
+            Err(payload) => {
+                this.ended = true;
+                counts.panicked.fetch_add(1, SeqCst);
+                panic::resume_unwind(payload)
+            }
+        }
+    }
+}
+
+impl<C: Deref<Target = Counts>, F> Drop for Tracked<C, F> {
+    fn drop(&mut self) {
+        // Counted before `future` is dropped, so a future whose drop panics
+        // is still counted once.
+        if !self.ended {
+            self.counts.cancelled.fetch_add(1, SeqCst);
+        }
+        self.counts.dropped.fetch_add(1, SeqCst);
+    }
+}
+
+/// A panic payload whose own `Drop` panics (with a [`Payload`]), and counts
+/// that it ran. The panic hook stays quiet for it.
+pub struct Bomb {
+    pub id: u32,
+    pub drops: Arc<AtomicUsize>,
+}
+
+impl fmt::Debug for Bomb {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Bomb").field("id", &self.id).finish()
+    }
+}
+
+impl Drop for Bomb {
+    fn drop(&mut self) {
+        self.drops.fetch_add(1, SeqCst);
+        if !thread::panicking() {
+            panic::panic_any(Payload(self.id));
+        }
+    }
+}
+
+/// Drops a panic payload that may be a [`Bomb`], containing the second panic.
+/// Returns the payload's id: a [`Payload`]'s number or a [`Bomb`]'s id.
+pub fn defuse(payload: Box<dyn std::any::Any + Send>) -> u32 {
+    let id = if let Some(bomb) = payload.downcast_ref::<Bomb>() {
+        bomb.id
+    } else if let Some(p) = payload.downcast_ref::<Payload>() {
+        p.0
+    } else {
+        panic!("expected a Payload or a Bomb panic, got another payload")
+    };
+    if let Err(second) = panic::catch_unwind(AssertUnwindSafe(|| drop(payload))) {
+        // The Bomb's own panic, a `Payload`: dropping it is harmless.
+        drop(second);
+    }
+    id
 }
