@@ -29,21 +29,26 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::{
-    assert_thread_count, assert_threads_gone, boom, defuse, payload_of, prefixed_rt, scaled,
-    soak_secs, stress_scale, track, unique_prefix, wait_until, watchdog, Bomb, Counts, Event,
-    PanicOnDrop, Payload,
+    assert_thread_count, assert_threads_gone, boom, defuse, payload_of, prefixed_rt,
+    progress_watchdog, scaled, soak_secs, stress_scale, track, unique_prefix, wait_until, Bomb,
+    Counts, Event, PanicOnDrop, Payload, Progress,
 };
 use paddock::{yield_now, JoinHandle, Runtime, Scope};
 
-/// The watchdog's limit for one scenario at scale 1. Generous: the watchdog
-/// is there to turn a hang into a failure, not to time the runtime.
-const LIMIT_SECS: f64 = 120.0;
+/// How long a scenario may go without finishing a round (or, in the million
+/// tasks, a batch of 4096) before its watchdog calls it stuck. A round takes
+/// milliseconds natively and seldom a second under valgrind; on a loaded host
+/// under valgrind, rounds have taken 60 times longer than on an idle one, so
+/// the watchdog judges progress rather than total time.
+const STALL_SECS: u64 = 90;
 
-/// Runs `scenario` at the configured scale under a watchdog.
-fn stress(name: &'static str, scenario: fn(f64)) {
+/// A scenario: its size factor, and where it reports each round done.
+type Scenario = fn(f64, &Progress);
+
+/// Runs `scenario` at the configured scale under a progress watchdog.
+fn stress(name: &'static str, scenario: Scenario) {
     let scale = stress_scale();
-    let limit = (LIMIT_SECS * scale.max(1.0)) as u64;
-    watchdog(limit, name, move || scenario(scale));
+    progress_watchdog(STALL_SECS, name, move |progress| scenario(scale, progress));
 }
 
 // ---------------------------------------------------------------------------
@@ -58,7 +63,7 @@ fn a_million_tasks_in_one_scope() {
 /// Half the tasks are spawned by the closure, from outside the pool (the
 /// injector); half by tasks, from inside it (the spawning worker's own
 /// queues, from which the other worker steals).
-fn million_tasks(scale: f64) {
+fn million_tasks(scale: f64, progress: &Progress) {
     const PER_SPAWNER: usize = 1000;
     let total = scaled(1_000_000, scale);
     let from_tasks = total / 2;
@@ -80,6 +85,9 @@ fn million_tasks(scale: f64) {
                 }
                 ran.fetch_add(1, SeqCst);
                 sum.fetch_add(i, SeqCst);
+                if i % 4096 == 0 {
+                    progress.step();
+                }
             })
         };
         for k in 0..spawners {
@@ -142,7 +150,7 @@ fn one_short_scope(rt: &Runtime, round: usize, counts: &Counts) -> usize {
 
 /// Two sequences of scopes at once: one from this thread (which parks while
 /// it waits) and one from a task (whose worker helps while it waits).
-fn scopes_in_a_row(scale: f64) {
+fn scopes_in_a_row(scale: f64, progress: &Progress) {
     let rounds = scaled(10000, scale);
     let prefix = unique_prefix("row");
     let rt = prefixed_rt(2, &prefix);
@@ -155,10 +163,12 @@ fn scopes_in_a_row(scale: f64) {
         drop(outer.spawn(track(&outer_counts, async move {
             for round in 0..rounds {
                 inner_spawned.fetch_add(one_short_scope(rt, round, counts), SeqCst);
+                progress.step();
             }
         })));
         for round in 0..rounds {
             spawned += one_short_scope(rt, round, counts);
+            progress.step_at(format!("round {round} of {rounds}: {:?}", counts.tally()));
         }
     });
     let total = spawned + inner_spawned.load(SeqCst);
@@ -188,7 +198,7 @@ fn spin_a_little() {
     }
 }
 
-fn abort_rounds(scale: f64) {
+fn abort_rounds(scale: f64, progress: &Progress) {
     const TASKS: usize = 50;
     let rounds = scaled(200, scale);
     let prefix = unique_prefix("abt");
@@ -287,6 +297,7 @@ fn abort_rounds(scale: f64) {
         assert!(event.is_set());
         let t = counts.assert_settled("aborted tasks", TASKS * (round + 1));
         assert_eq!((t.completed, t.cancelled), (total_ok, total_cancelled));
+        progress.step_at(format!("round {round} of {rounds}: {:?}", counts.tally()));
     }
     assert_eq!(total_ok + total_cancelled, TASKS * rounds);
     assert!(
@@ -315,7 +326,7 @@ struct Stepper {
     waker: Mutex<Option<Waker>>,
 }
 
-fn foreign_wakes(scale: f64) {
+fn foreign_wakes(scale: f64, progress: &Progress) {
     const TASKS: usize = 64;
     const STEPS: usize = 6;
     const THREADS: usize = 3;
@@ -412,6 +423,7 @@ fn foreign_wakes(scale: f64) {
         for st in &steppers {
             assert_eq!(st.step.load(SeqCst), STEPS);
         }
+        progress.step_at(format!("round {round} of {rounds}: {:?}", counts.tally()));
     }
     drop(rt);
     assert_threads_gone(&prefix);
@@ -467,7 +479,7 @@ fn wake_the_stash() {
     drop(wakers);
 }
 
-fn wakers_in_a_global(scale: f64) {
+fn wakers_in_a_global(scale: f64, progress: &Progress) {
     const KEEP: usize = 2000;
     let rounds = scaled(150, scale);
     let prefix = unique_prefix("wkg");
@@ -571,6 +583,7 @@ fn wakers_in_a_global(scale: f64) {
             stash.drain(..excess).collect()
         };
         thread::spawn(move || drop(old)).join().unwrap();
+        progress.step_at(format!("round {round} of {rounds}: {t:?}"));
     }
     assert_threads_gone(&prefix);
 }
@@ -610,7 +623,7 @@ fn id_of(error: paddock::JoinError) -> u32 {
     defuse(error.into_panic())
 }
 
-fn panics_everywhere(scale: f64) {
+fn panics_everywhere(scale: f64, progress: &Progress) {
     const UNOBSERVED: u32 = 6;
     const HEALTHY: usize = 20;
     let rounds = scaled(500, scale);
@@ -713,6 +726,7 @@ fn panics_everywhere(scale: f64) {
             bombs_made,
             "round {round}: every Bomb payload is dropped once"
         );
+        progress.step_at(format!("round {round} of {rounds}: {:?}", counts.tally()));
     }
     // Both workers are alive: two tasks that wait for each other complete.
     let barrier = std::sync::Barrier::new(2);
@@ -784,7 +798,7 @@ fn nest_level<'scope>(
     }
 }
 
-fn nested_scopes(scale: f64) {
+fn nested_scopes(scale: f64, progress: &Progress) {
     let rounds = scaled(60, scale);
     let prefix = unique_prefix("nst");
     let (mut completed, mut panicked) = (0, 0);
@@ -821,6 +835,7 @@ fn nested_scopes(scale: f64) {
         assert_eq!((t.completed, t.panicked), (completed, panicked));
         drop(rt);
         assert_threads_gone(&prefix);
+        progress.step_at(format!("round {round} of {rounds}: {:?}", counts.tally()));
     }
 }
 
@@ -833,7 +848,7 @@ fn hundreds_of_runtimes_created_and_dropped() {
     stress("hundreds_of_runtimes_created_and_dropped", runtime_churn);
 }
 
-fn runtime_churn(scale: f64) {
+fn runtime_churn(scale: f64, progress: &Progress) {
     let rounds = scaled(500, scale);
     let prefix = unique_prefix("rts");
     let scoped = Counts::new();
@@ -896,6 +911,7 @@ fn runtime_churn(scale: f64) {
         let t = statics.assert_settled("'static tasks", 3 * (round + 1));
         assert_eq!(t.completed, completed);
         assert_threads_gone(&prefix);
+        progress.step_at(format!("round {round} of {rounds}: {:?}", statics.tally()));
     }
     assert_eq!(
         scoped.assert_settled("scoped tasks", 4 * rounds).completed,
@@ -915,7 +931,7 @@ fn runtime_dropped_while_static_tasks_pending() {
     );
 }
 
-fn drop_with_pending_tasks(scale: f64) {
+fn drop_with_pending_tasks(scale: f64, progress: &Progress) {
     const TASKS: usize = 60;
     let rounds = scaled(150, scale);
     let prefix = unique_prefix("drp");
@@ -1032,6 +1048,7 @@ fn drop_with_pending_tasks(scale: f64) {
             waker.wake();
         }
         assert_eq!(counts.tally().dropped, TASKS * (round + 1));
+        progress.step_at(format!("round {round} of {rounds}: {:?}", counts.tally()));
     }
 }
 
@@ -1039,9 +1056,7 @@ fn drop_with_pending_tasks(scale: f64) {
 // The soak: every scenario, over and over, two at a time.
 // ---------------------------------------------------------------------------
 
-type Scenario = (&'static str, fn(f64));
-
-const SCENARIOS: [Scenario; 9] = [
+const SCENARIOS: [(&str, Scenario); 9] = [
     ("a_million_tasks_in_one_scope", million_tasks),
     ("thousands_of_scopes_in_a_row", scopes_in_a_row),
     ("rounds_of_aborting_fifty_running_tasks", abort_rounds),
@@ -1065,14 +1080,13 @@ fn soak() {
     let scale = stress_scale();
     let secs = soak_secs();
     let deadline = Instant::now() + Duration::from_secs(secs);
-    let limit = (LIMIT_SECS * 4.0 * scale.max(1.0)) as u64;
     eprintln!("soak: {secs} s at scale {scale}, two scenarios at a time");
     let passes = AtomicUsize::new(0);
     thread::scope(|threads| {
         for lane in 0..2 {
             let passes = &passes;
             threads.spawn(move || {
-                let mut order: Vec<Scenario> = SCENARIOS.to_vec();
+                let mut order = SCENARIOS.to_vec();
                 if lane == 1 {
                     order.reverse();
                 }
@@ -1085,7 +1099,9 @@ fn soak() {
                             break;
                         }
                         let started = Instant::now();
-                        watchdog(limit, name, move || scenario(scale));
+                        progress_watchdog(STALL_SECS, name, move |progress| {
+                            scenario(scale, progress)
+                        });
                         eprintln!(
                             "soak lane {lane} pass {pass}: {name} ok in {:.1} s",
                             started.elapsed().as_secs_f64()

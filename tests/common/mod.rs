@@ -59,6 +59,74 @@ pub fn watchdog<T: Send + 'static>(
     }
 }
 
+/// What a long test has done so far, for [`progress_watchdog`].
+#[derive(Debug, Default)]
+pub struct Progress {
+    steps: AtomicUsize,
+    note: Mutex<String>,
+}
+
+impl Progress {
+    /// Counts one step: a round done, a batch of tasks run.
+    pub fn step(&self) {
+        self.steps.fetch_add(1, SeqCst);
+    }
+
+    /// Counts one step and says where the test is, for the failure message.
+    pub fn step_at(&self, note: impl Into<String>) {
+        *self.note.lock().unwrap() = note.into();
+        self.step();
+    }
+}
+
+/// Like [`watchdog`], but for long, looping tests whose run time depends on
+/// the machine (valgrind, a loaded CI host): `f` reports its steps in a
+/// [`Progress`], and the test fails only if `stall_secs` pass without one.
+/// A slow run passes; a stuck one fails, with the last step's note.
+pub fn progress_watchdog<T: Send + 'static>(
+    stall_secs: u64,
+    name: &str,
+    f: impl FnOnce(&Progress) -> T + Send + 'static,
+) -> T {
+    quiet_expected_panics();
+    let progress = Arc::new(Progress::default());
+    let (done_tx, done_rx) = mpsc::channel::<()>();
+    let body = {
+        let progress = Arc::clone(&progress);
+        thread::Builder::new()
+            .name(format!("watchdog:{name}"))
+            .spawn(move || {
+                // Dropped when `f` returns or unwinds, which wakes the watcher.
+                let _done = done_tx;
+                f(&progress)
+            })
+            .expect("watchdog: cannot spawn the test thread")
+    };
+    let started = Instant::now();
+    let (mut last_steps, mut last_change) = (0, Instant::now());
+    loop {
+        match done_rx.recv_timeout(Duration::from_secs(1)) {
+            Ok(()) | Err(RecvTimeoutError::Disconnected) => break,
+            Err(RecvTimeoutError::Timeout) => {}
+        }
+        let steps = progress.steps.load(SeqCst);
+        if steps != last_steps {
+            (last_steps, last_change) = (steps, Instant::now());
+        } else if last_change.elapsed() >= Duration::from_secs(stall_secs) {
+            panic!(
+                "watchdog: `{name}` made no progress for {stall_secs} s (deadlock, lost \
+                 wake-up or a wait that never ends); {steps} steps in {:.0} s, the last at: {}",
+                started.elapsed().as_secs_f64(),
+                progress.note.lock().unwrap()
+            );
+        }
+    }
+    match body.join() {
+        Ok(value) => value,
+        Err(payload) => panic::resume_unwind(payload),
+    }
+}
+
 /// Installs, once per test binary, a panic hook that stays silent for the
 /// panics the tests provoke on purpose (payload types [`Payload`] and
 /// [`Bomb`]) and defers
