@@ -198,7 +198,7 @@ impl Header {
 
     /// Handles a panic payload that no handle will ever see: a scope keeps the
     /// first one to re-raise it; a `'static` task's is dropped.
-    fn discard_unobserved_panic(&self, payload: Box<dyn Any + Send>) {
+    pub(crate) fn discard_unobserved_panic(&self, payload: Box<dyn Any + Send>) {
         // SAFETY: a scoped task is not complete yet (the caller is completing
         // it or holds its handle), so its scope is alive (`allocate`'s contract).
         match unsafe { self.scope.as_ref() } {
