@@ -214,6 +214,35 @@ fn two_workers_run_tasks_in_parallel() {
 }
 
 #[test]
+fn tasks_spawned_from_outside_start_in_spawn_order() {
+    watchdog(
+        LIMIT,
+        "tasks_spawned_from_outside_start_in_spawn_order",
+        || {
+            let rt = rt(1);
+            let running = Barrier::new(2);
+            let release = Barrier::new(2);
+            let started = std::sync::Mutex::new(Vec::new());
+            rt.scope(|s| {
+                // Hold the only worker so that every later task is queued
+                // before any of them can start.
+                drop(s.spawn(async {
+                    running.wait();
+                    release.wait();
+                }));
+                running.wait();
+                for i in 0..16 {
+                    let started = &started;
+                    drop(s.spawn(async move { started.lock().unwrap().push(i) }));
+                }
+                release.wait();
+            });
+            assert_eq!(started.into_inner().unwrap(), (0..16).collect::<Vec<_>>());
+        },
+    );
+}
+
+#[test]
 fn scope_waits_for_detached_task_blocked_on_a_sibling() {
     watchdog(
         LIMIT,
