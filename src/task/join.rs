@@ -196,7 +196,11 @@ impl<T> Future for JoinHandle<'_, T> {
 
 impl<T> Drop for JoinHandle<'_, T> {
     fn drop(&mut self) {
-        if !self.output_taken && self.header().state.drop_join_interest().is_err() {
+        if !self.output_taken {
+            if self.header().state.drop_join_interest().is_ok() {
+                // The task consumes its own output, and our reference is gone.
+                return;
+            }
             // The task completed first, so this handle consumes the output.
             // The handle lives inside its scope, so this drop happens before
             // the scope returns (invariant 1).

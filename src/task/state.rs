@@ -252,14 +252,19 @@ impl State {
     }
 
     /// The handle is dropped before completion: the task will consume its own
-    /// output. Fails if the task completed first; the handle then consumes it.
+    /// output, and the handle's reference goes in the same step (it cannot be
+    /// the last: the lifecycle reference lives until completion). Fails if the
+    /// task completed first; the handle then consumes the output and drops its
+    /// reference itself.
     pub(crate) fn drop_join_interest(&self) -> Result<(), Snapshot> {
         self.transition(|s| {
             debug_assert!(s.has(JOIN_INTEREST), "{s:?}");
             if s.has(COMPLETE) {
                 return (None, Err(s));
             }
-            (Some(Snapshot(s.0 & !(JOIN_INTEREST | JOIN_WAKER))), Ok(()))
+            debug_assert!(s.ref_count() >= 2, "{s:?}");
+            let next = (s.0 & !(JOIN_INTEREST | JOIN_WAKER)) - REF_ONE;
+            (Some(Snapshot(next)), Ok(()))
         })
     }
 
@@ -358,6 +363,10 @@ mod tests {
         assert!(state.drop_join_interest().is_ok());
         assert_eq!(state.to_running(), ToRunning::Poll);
         assert!(!state.to_complete().has_join_interest());
+        // The handle's reference went with its interest: the queue's and the
+        // lifecycle reference are the last two.
+        assert!(!state.ref_dec(1));
+        assert!(state.ref_dec(1));
     }
 
     #[test]
