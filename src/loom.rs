@@ -20,7 +20,9 @@ mod std_impl {
         pub(crate) use std::sync::Arc;
 
         pub(crate) mod atomic {
-            pub(crate) use std::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
+            pub(crate) use std::sync::atomic::{
+                fence, AtomicBool, AtomicPtr, AtomicUsize, Ordering,
+            };
         }
     }
 
@@ -59,7 +61,9 @@ mod loom_impl {
         pub(crate) use loom::sync::Arc;
 
         pub(crate) mod atomic {
-            pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
+            pub(crate) use loom::sync::atomic::{
+                fence, AtomicBool, AtomicPtr, AtomicUsize, Ordering,
+            };
         }
 
         /// loom's mutex behind parking_lot's API (no poisoning, guard by `&mut`

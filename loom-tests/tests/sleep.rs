@@ -104,3 +104,33 @@ fn block_on_wake_races_park() {
         threads.join_all();
     });
 }
+
+/// Two threads outside the pool spawn at once while the only worker may be
+/// taking the injector's stack: one push's compare-and-swap can lose to the
+/// other's and retry on the new top, and the worker's swap can take the stack
+/// between the two pushes or after both. Each task runs exactly once and sees
+/// what its spawner wrote before spawning (the push publishes it, the swap
+/// acquires it), every `join` returns, and nothing leaks.
+#[test]
+fn outside_pushes_race_each_other_and_the_worker() {
+    model(|| {
+        let rt = std::sync::Arc::new(runtime(1));
+        let spawners: Vec<_> = (1..=2)
+            .map(|id| {
+                let rt = rt.clone();
+                loom::thread::spawn(move || {
+                    let data = Arc::new(Racy::new(0));
+                    data.set(id);
+                    let seen = {
+                        let data = data.clone();
+                        rt.spawn(async move { data.get() })
+                    };
+                    assert_eq!(seen.join().expect("the task ran"), id);
+                })
+            })
+            .collect();
+        for spawner in spawners {
+            spawner.join().expect("the spawner's task ran");
+        }
+    });
+}

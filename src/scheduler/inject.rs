@@ -1,30 +1,48 @@
 //! The injector: the shared queue for tasks made runnable outside the pool.
 //!
-//! An intrusive FIFO list linked through the tasks' own headers, behind one
-//! lock. Pushing allocates nothing (a spawn is one allocation, all told), and
-//! workers take tasks in batches, so the lock is taken once per batch on the
-//! consuming side. `len` mirrors the list's length so that the emptiness
-//! checks of the scheduling loop and of the sleep protocol need no lock.
+//! Two intrusive lists linked through the tasks' own headers, so that pushing
+//! allocates nothing (a spawn is one allocation, all told):
+//!
+//! - `incoming`, a lock-free stack. Outside threads push with one
+//!   compare-and-swap and never wait for a worker: a thread spawning a stream
+//!   of tasks from outside the pool is the common producer, and with a lock it
+//!   contended with every worker taking a batch.
+//! - `queued`, the tasks in the order they were pushed, behind a lock that only
+//!   workers take. A worker that finds it empty takes the whole stack at once
+//!   (the stack has no per-entry pop, so it has no ABA problem), reverses it
+//!   into spawn order and takes a fair share of it.
+//!
+//! `queued_len` mirrors `queued`'s length so that emptiness checks need no
+//! lock.
 
-use std::ptr::NonNull;
+use std::ptr::{self, NonNull};
 
 use super::queue::LocalQueue;
-use crate::loom::sync::atomic::{AtomicUsize, Ordering::*};
+use crate::loom::sync::atomic::{AtomicPtr, AtomicUsize, Ordering::*};
 use crate::loom::sync::Mutex;
 use crate::task::{Header, Notified};
 
 /// The most tasks one worker takes from the injector at a time.
 const MAX_BATCH: usize = 32;
 
-pub(crate) struct Injector {
-    len: AtomicUsize,
-    list: Mutex<List>,
+/// `incoming` once the injector is closed: no task lives at this address.
+fn closed() -> *mut Header {
+    NonNull::dangling().as_ptr()
 }
 
+pub(crate) struct Injector {
+    /// The newest task pushed since a worker last took the stack, linked to
+    /// older ones through `queue_next`; null when empty, `closed()` for good.
+    incoming: AtomicPtr<Header>,
+    queued: Mutex<List>,
+    queued_len: AtomicUsize,
+}
+
+/// The tasks already taken off `incoming`, oldest first.
 struct List {
     head: Option<NonNull<Header>>,
-    tail: Option<NonNull<Header>>,
-    /// Set when the last worker exits: nobody pops the list any more.
+    len: usize,
+    /// Set when the last worker exits: nobody takes tasks any more.
     closed: bool,
 }
 
@@ -36,40 +54,46 @@ impl Injector {
     pub(crate) fn new() -> Self {
         let list = List {
             head: None,
-            tail: None,
+            len: 0,
             closed: false,
         };
         Injector {
-            len: AtomicUsize::new(0),
-            list: Mutex::new(list),
+            incoming: AtomicPtr::new(ptr::null_mut()),
+            queued: Mutex::new(list),
+            queued_len: AtomicUsize::new(0),
         }
     }
 
     /// Queues `task`, or gives it back if the injector is closed.
     pub(crate) fn push(&self, task: Notified) -> Result<(), Notified> {
-        let mut list = self.list.lock();
-        if list.closed {
-            return Err(task);
-        }
         let task = task.into_raw();
-        // SAFETY: the list's lock is held, and a task is on at most one queue
-        // at a time (its NOTIFIED bit backs a single entry), so its link is
-        // ours; the tail is alive because the list holds its reference.
-        unsafe { set_next(task, None) };
-        match list.tail {
-            // SAFETY: as above.
-            Some(tail) => unsafe { set_next(tail, Some(task)) },
-            None => list.head = Some(task),
+        let mut top = self.incoming.load(Relaxed);
+        loop {
+            if top == closed() {
+                // SAFETY: the reference taken by `into_raw` above, unpublished.
+                return Err(unsafe { Notified::from_raw(task) });
+            }
+            // SAFETY: a task is on at most one queue at a time (its NOTIFIED
+            // bit backs a single entry) and this one is not published yet, so
+            // its link is ours.
+            unsafe { set_next(task, NonNull::new(top)) };
+            // SeqCst: this is the "push" half of the sleep protocol's
+            // store-buffer pattern (see `sleep`), read by `is_empty`; its
+            // release half publishes the task and its link to the worker that
+            // takes the stack.
+            match self
+                .incoming
+                .compare_exchange_weak(top, task.as_ptr(), SeqCst, Relaxed)
+            {
+                Ok(_) => return Ok(()),
+                Err(actual) => top = actual,
+            }
         }
-        list.tail = Some(task);
-        // SeqCst: this store is the "push" half of the sleep protocol's
-        // store-buffer pattern (see `sleep`), read by `is_empty`.
-        self.len.store(self.len.load(Relaxed) + 1, SeqCst);
-        Ok(())
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.len.load(SeqCst) == 0
+        let top = self.incoming.load(SeqCst);
+        (top.is_null() || top == closed()) && self.queued_len.load(SeqCst) == 0
     }
 
     /// Takes a batch of tasks, a fair share among `workers`, and returns the
@@ -79,6 +103,10 @@ impl Injector {
     /// consecutive pieces of a buffer then walk memory forwards, which the
     /// hardware prefetcher follows from one task into the next (reversed
     /// batches made a chunked sum about 10% slower).
+    ///
+    /// The caller must wake another worker if `is_empty` is false afterwards:
+    /// while this call moved the stack over, the injector looked empty, and a
+    /// worker may have gone to sleep on that.
     pub(crate) fn steal_into(
         &self,
         dest: &LocalQueue<Notified>,
@@ -87,11 +115,14 @@ impl Injector {
         if self.is_empty() {
             return None;
         }
-        let share = (self.len.load(Relaxed) / workers + 1).min(MAX_BATCH);
         let mut batch = [NonNull::dangling(); MAX_BATCH];
         let mut taken = 0;
         {
-            let mut list = self.list.lock();
+            let mut list = self.queued.lock();
+            if list.head.is_none() {
+                self.take_incoming(&mut list);
+            }
+            let share = (list.len / workers + 1).min(MAX_BATCH);
             while taken < share {
                 let Some(task) = list.head else { break };
                 // SAFETY: the lock is held and `task` is on the list.
@@ -99,11 +130,9 @@ impl Injector {
                 batch[taken] = task;
                 taken += 1;
             }
-            if list.head.is_none() {
-                list.tail = None;
-            }
-            // Written under the lock, so a plain read-modify-write is exact.
-            self.len.store(self.len.load(Relaxed) - taken, SeqCst);
+            list.len -= taken;
+            // SeqCst: read by `is_empty` in the sleep protocol.
+            self.queued_len.store(list.len, SeqCst);
         }
         let (&oldest, rest) = batch[..taken].split_first()?;
         for &task in rest.iter().rev() {
@@ -115,22 +144,51 @@ impl Injector {
         Some(unsafe { Notified::from_raw(oldest) })
     }
 
+    /// Moves the `incoming` stack, reversed into push order, to the empty
+    /// `list`.
+    fn take_incoming(&self, list: &mut List) {
+        debug_assert!(list.head.is_none() && list.len == 0);
+        if list.closed {
+            return;
+        }
+        // Acquire: sees every push's task and link (each push is a
+        // read-modify-write, so the releases of all of them are acquired).
+        let mut cursor = NonNull::new(self.incoming.swap(ptr::null_mut(), Acquire));
+        while let Some(task) = cursor {
+            // SAFETY: the swap took the whole stack, so its links are ours.
+            cursor = unsafe { next(task) };
+            // SAFETY: as above.
+            unsafe { set_next(task, list.head) };
+            list.head = Some(task);
+            list.len += 1;
+        }
+    }
+
     /// Refuses further pushes and drops every queued entry, which cancels
     /// their tasks. Tasks woken by those drops are refused and dropped too.
     pub(crate) fn close_and_drain(&self) {
-        let mut cursor = {
-            let mut list = self.list.lock();
+        let (queued, incoming) = {
+            let mut list = self.queued.lock();
             list.closed = true;
-            list.tail = None;
-            self.len.store(0, SeqCst);
-            list.head.take()
+            list.len = 0;
+            self.queued_len.store(0, SeqCst);
+            // Acquire: as in `take_incoming`.
+            let top = self.incoming.swap(closed(), Acquire);
+            let incoming = if top == closed() {
+                None
+            } else {
+                NonNull::new(top)
+            };
+            (list.head.take(), incoming)
         };
-        while let Some(task) = cursor {
-            // SAFETY: the list was emptied under the lock, so these links are
-            // no longer shared; each entry's reference is now ours.
-            cursor = unsafe { next(task) };
-            // SAFETY: the list's reference to the task moves here.
-            drop(unsafe { Notified::from_raw(task) });
+        for mut cursor in [queued, incoming] {
+            while let Some(task) = cursor {
+                // SAFETY: both lists were taken whole above, so these links
+                // are no longer shared; each entry's reference is now ours.
+                cursor = unsafe { next(task) };
+                // SAFETY: the list's reference to the task moves here.
+                drop(unsafe { Notified::from_raw(task) });
+            }
         }
     }
 }
@@ -143,10 +201,10 @@ impl Drop for Injector {
 
 /// # Safety
 ///
-/// The caller holds the lock of the list that `task` is on, or has taken the
-/// task off every list.
+/// The caller owns the list that `task` is on (holds its lock, or has taken
+/// it whole), or owns the unpublished `task`.
 unsafe fn next(task: NonNull<Header>) -> Option<NonNull<Header>> {
-    // SAFETY: the lock makes this the only access to the link.
+    // SAFETY: per the contract, this is the only access to the link.
     unsafe { task.as_ref() }
         .queue_next
         .with(|next| unsafe { *next })
@@ -154,9 +212,9 @@ unsafe fn next(task: NonNull<Header>) -> Option<NonNull<Header>> {
 
 /// # Safety
 ///
-/// As for `next`, or `task` is being pushed under the lock.
+/// As for `next`.
 unsafe fn set_next(task: NonNull<Header>, value: Option<NonNull<Header>>) {
-    // SAFETY: the lock makes this the only access to the link.
+    // SAFETY: per the contract, this is the only access to the link.
     unsafe { task.as_ref() }
         .queue_next
         .with_mut(|next| unsafe { *next = value })

@@ -136,11 +136,10 @@ impl WorkerContext {
         let tick = self.tick.get().wrapping_add(1);
         self.tick.set(tick);
         if tick % FAIRNESS_INTERVAL == 0 {
-            let shared = &*self.shared;
-            let from_injector = shared
-                .injector
-                .steal_into(&self.local.ready, shared.num_workers());
-            if let Some(task) = from_injector.or_else(|| self.local.yielded.pop()) {
+            if let Some(task) = self
+                .take_from_injector()
+                .or_else(|| self.local.yielded.pop())
+            {
                 return Some(task);
             }
         }
@@ -169,31 +168,44 @@ impl WorkerContext {
 
     /// Takes a batch from the injector or from a random victim.
     fn steal(&self) -> Option<Notified> {
+        self.take_from_injector().or_else(|| {
+            let shared = &*self.shared;
+            let victims = shared.stealers.len();
+            let start = self.random() % victims;
+            let task = (0..victims)
+                .map(|offset| (start + offset) % victims)
+                .filter(|&victim| victim != self.index)
+                .find_map(|victim| {
+                    let victim = &shared.stealers[victim];
+                    let into = &self.local.ready;
+                    victim
+                        .ready
+                        .steal_into(into)
+                        .or_else(|| victim.yielded.steal_into(into))
+                });
+            // The batch may have brought more tasks than this worker can run
+            // at once: let a sleeping worker take some.
+            if task.is_some() && !self.local.ready.is_empty() {
+                shared.sleep.notify_one();
+            }
+            task
+        })
+    }
+
+    /// Takes a batch from the injector. If tasks are left over, here or on
+    /// the injector, wakes a sleeping worker to take them: besides the batch
+    /// being more than this worker can run at once, the injector looked empty
+    /// while the batch was moved, and a worker may have gone to sleep on that
+    /// (see `Injector::steal_into`).
+    fn take_from_injector(&self) -> Option<Notified> {
         let shared = &*self.shared;
         let task = shared
             .injector
-            .steal_into(&self.local.ready, shared.num_workers())
-            .or_else(|| {
-                let victims = shared.stealers.len();
-                let start = self.random() % victims;
-                (0..victims)
-                    .map(|offset| (start + offset) % victims)
-                    .filter(|&victim| victim != self.index)
-                    .find_map(|victim| {
-                        let victim = &shared.stealers[victim];
-                        let into = &self.local.ready;
-                        victim
-                            .ready
-                            .steal_into(into)
-                            .or_else(|| victim.yielded.steal_into(into))
-                    })
-            });
-        // A batch may have come with more tasks than this worker can run at
-        // once: let a sleeping worker take some.
-        if task.is_some() && !self.local.ready.is_empty() {
+            .steal_into(&self.local.ready, shared.num_workers())?;
+        if !self.local.ready.is_empty() || !shared.injector.is_empty() {
             shared.sleep.notify_one();
         }
-        task
+        Some(task)
     }
 
     fn random(&self) -> usize {
