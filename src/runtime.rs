@@ -175,7 +175,7 @@ where
     F::Output: Send + 'static,
 {
     // SAFETY: no scope; the future and its output are 'static.
-    let raw = unsafe { task::allocate(future, shared.clone(), std::ptr::null()) };
+    let raw = unsafe { task::allocate(future, shared, std::ptr::null()) };
     // SAFETY: the queue's reference counted at allocation.
     let queued = unsafe { Notified::from_raw(raw) };
     if shared.owned.insert(raw) {

@@ -134,8 +134,9 @@ impl<'scope, 'env> Scope<'scope, 'env> {
         // SAFETY: the scope does not return before this task's completion
         // decrements the counter just incremented (`run_scope` waits for zero
         // after the closure, on every path), and the future and its output
-        // borrow only what outlives 'scope, which outlives the wait.
-        let raw = unsafe { allocate(future, self.shared.clone(), &self.state) };
+        // borrow only what outlives 'scope, which outlives the wait, as does
+        // the runtime (`self.shared` is borrowed for 'scope).
+        let raw = unsafe { allocate(future, self.shared, &self.state) };
         // SAFETY: the queue's reference counted at allocation.
         self.shared
             .schedule(unsafe { Notified::from_raw(raw) }, Reason::Spawned);

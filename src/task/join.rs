@@ -93,7 +93,10 @@ impl<T> JoinHandle<'_, T> {
                 early = Some(output);
             }
         };
-        crate::scheduler::wait_until(&header.shared, arm, || header.state.load().is_complete());
+        // SAFETY: a scoped handle is used inside its scope, which borrows the
+        // runtime; a `'static` task holds its runtime, and the handle the task.
+        let shared = unsafe { header.shared() };
+        crate::scheduler::wait_until(shared, arm, || header.state.load().is_complete());
         match early {
             Some(output) => output,
             None => self.take_output(),

@@ -56,10 +56,11 @@ impl Notified {
 
     /// Queues the task again on its runtime, after a wake during its poll.
     fn reschedule(self) {
-        let shared: *const crate::scheduler::Shared = &*self.header().shared;
         // SAFETY: rescheduling happens on a worker of the task's runtime, and
         // the worker's own `Arc` keeps the runtime alive through the call even
         // if the task is stolen and freed as soon as it is pushed.
+        let shared: *const crate::scheduler::Shared = unsafe { self.header().shared() };
+        // SAFETY: as above.
         unsafe { &*shared }.schedule(self, Reason::Yielded);
     }
 }

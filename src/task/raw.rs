@@ -35,9 +35,15 @@ use crate::scope::ScopeState;
 pub(crate) struct Header {
     pub(crate) state: State,
     vtable: &'static Vtable,
-    /// The runtime the task is scheduled on. Counted, because a waker may
-    /// schedule the task from any thread at any time before it completes.
-    pub(crate) shared: Arc<Shared>,
+    /// The runtime the task is scheduled on; see `Header::shared` for when it
+    /// is alive. The task counts a reference to it (`RUNTIME_HELD`) only where
+    /// it could outlive everything else that keeps the runtime: a `'static`
+    /// task from its spawn, and a scoped task from the first clone of its
+    /// waker, since a waker can wake it from any thread, after its scope has
+    /// returned and its runtime was dropped by everyone else. Most scoped
+    /// tasks never clone their waker, and skip two atomic operations on one
+    /// counter that every worker would share.
+    shared: NonNull<Shared>,
     /// The scope that waits for the task; null for a `'static` task.
     scope: *const ScopeState,
     join_waker: UnsafeCell<Option<Waker>>,
@@ -80,26 +86,34 @@ enum Stage<F: Future> {
 ///
 /// If `scope` is not null, it must stay valid until the task completes: the
 /// scope must not return before the task's completion decrements its counter.
-/// Everything the future and its output borrow must stay valid as long.
+/// Everything the future and its output borrow must stay valid as long, and
+/// so must `shared` (the scope borrows the runtime).
 pub(crate) unsafe fn allocate<F>(
     future: F,
-    shared: Arc<Shared>,
+    shared: &Arc<Shared>,
     scope: *const ScopeState,
 ) -> NonNull<Header>
 where
     F: Future + Send,
     F::Output: Send,
 {
+    // A `'static` task may outlive every handle to its runtime.
+    let runtime_held = scope.is_null();
+    let shared = if runtime_held {
+        Arc::into_raw(Arc::clone(shared))
+    } else {
+        Arc::as_ptr(shared)
+    };
     let cell = Box::new(Cell {
         header: Header {
-            state: State::new(),
+            state: State::new(runtime_held),
             vtable: &Vtable {
                 poll: poll::<F>,
                 cancel: cancel::<F>,
                 read_output: read_output::<F>,
                 dealloc: dealloc::<F>,
             },
-            shared,
+            shared: NonNull::new(shared.cast_mut()).expect("an Arc is never null"),
             scope,
             join_waker: UnsafeCell::new(None),
             owned: UnsafeCell::new(OwnedLinks {
@@ -169,6 +183,35 @@ impl Header {
 
     pub(crate) fn is_scoped(&self) -> bool {
         !self.scope.is_null()
+    }
+
+    /// The task's runtime.
+    ///
+    /// # Safety
+    ///
+    /// The runtime is alive as long as the result is used: the caller is one
+    /// of its workers (which hold it), or runs inside the task's scope (a
+    /// scope borrows its runtime, and code that can reach a scoped task, a
+    /// handle or a lent waker, runs before the scope returns), or holds a
+    /// reference to a task that holds the runtime (`RUNTIME_HELD`).
+    pub(crate) unsafe fn shared(&self) -> &Shared {
+        // SAFETY: per the contract.
+        unsafe { self.shared.as_ref() }
+    }
+
+    /// Makes the task count a reference to its runtime, unless it already
+    /// does: called as a waker is cloned, since the clone may outlive the
+    /// task's scope.
+    ///
+    /// # Safety
+    ///
+    /// As for `shared`.
+    pub(crate) unsafe fn hold_runtime(&self) {
+        if self.state.set_runtime_held() {
+            // SAFETY: the runtime is alive (the caller's contract), and the
+            // pointer is its `Arc`'s. `dealloc` releases this reference.
+            unsafe { Arc::increment_strong_count(self.shared.as_ptr().cast_const()) };
+        }
     }
 
     /// The handle's waker, if it is the same as `waker`.
@@ -301,15 +344,24 @@ impl<F: Future> Cell<F> {
             });
         }
 
+        // SAFETY: a task completes on a worker of its runtime (polled, or its
+        // queue entry dropped by the last worker); aborted, on the thread that
+        // holds its handle; or, its entry refused by a runtime that has shut
+        // down, on the thread that woke it. A scoped task's handle is only
+        // used inside its scope; a task woken from outside a poll was woken
+        // by a cloned waker, so it holds its runtime, as a `'static` one does.
+        let shared = unsafe { header.shared() };
         if header.is_scoped() {
             // Invariant 6: this decrement is the task's last access to the
             // scope; afterwards only the task's own allocation and the runtime
-            // (kept alive by `header.shared`) are touched.
+            // are touched. The runtime outlives the call as argued above: a
+            // worker holds it, and an abort's caller is inside the scope (the
+            // closure, or a task that the counter still counts).
             //
             // SAFETY: the task is not yet counted done, so the scope is alive.
-            unsafe { ScopeState::task_done(header.scope, &header.shared) };
+            unsafe { ScopeState::task_done(header.scope, shared) };
         } else {
-            header.shared.owned.remove(NonNull::from(header));
+            shared.owned.remove(NonNull::from(header));
         }
         // SAFETY: the running reference and the lifecycle reference.
         unsafe { Header::drop_refs(NonNull::from(header), 2) };
@@ -399,7 +451,17 @@ unsafe fn dealloc<F: Future>(ptr: NonNull<Header>) {
     // it was made by `Box::new` in `allocate`. The stage is `Consumed` here
     // (the lifecycle reference is only dropped after the output is consumed
     // or handed to the handle, which consumes it before its reference goes),
-    // so this drops no future and no output: only the waker and the runtime
-    // reference.
-    drop(unsafe { Box::from_raw(ptr.cast::<Cell<F>>().as_ptr()) });
+    // so this drops no future and no output: only the handle's waker.
+    let cell = unsafe { Box::from_raw(ptr.cast::<Cell<F>>().as_ptr()) };
+    let runtime = cell
+        .header
+        .state
+        .load()
+        .holds_runtime()
+        .then_some(cell.header.shared);
+    drop(cell);
+    if let Some(shared) = runtime {
+        // SAFETY: the reference counted for `RUNTIME_HELD`, released once.
+        unsafe { Arc::decrement_strong_count(shared.as_ptr().cast_const()) };
+    }
 }

@@ -8,6 +8,7 @@
 //! | `CANCELLED`     | `abort` or runtime shutdown            | the future is to be dropped instead of polled                   |
 //! | `JOIN_INTEREST` | spawn; cleared when the handle drops   | a `JoinHandle` exists and will consume the output               |
 //! | `JOIN_WAKER`    | the handle, after writing its waker    | the task may read the handle's waker; the handle may not write it |
+//! | `RUNTIME_HELD`  | spawn (`'static`), or a first waker clone | the task counts a reference to its runtime, dropped when it is freed |
 //!
 //! The bits above `REF_SHIFT` count references. At spawn there are three: the
 //! queue's (`NOTIFIED`), the handle's and the *lifecycle* reference, which the
@@ -30,8 +31,9 @@ const NOTIFIED: usize = 1 << 2;
 const CANCELLED: usize = 1 << 3;
 const JOIN_INTEREST: usize = 1 << 4;
 const JOIN_WAKER: usize = 1 << 5;
+const RUNTIME_HELD: usize = 1 << 6;
 
-const REF_SHIFT: usize = 6;
+const REF_SHIFT: usize = 7;
 const REF_ONE: usize = 1 << REF_SHIFT;
 
 /// A copy of the state word at one instant.
@@ -55,6 +57,10 @@ impl Snapshot {
         self.has(JOIN_WAKER)
     }
 
+    pub(crate) fn holds_runtime(self) -> bool {
+        self.has(RUNTIME_HELD)
+    }
+
     fn ref_count(self) -> usize {
         self.0 >> REF_SHIFT
     }
@@ -69,6 +75,7 @@ impl std::fmt::Debug for Snapshot {
             .field("cancelled", &self.has(CANCELLED))
             .field("join_interest", &self.has(JOIN_INTEREST))
             .field("join_waker", &self.has(JOIN_WAKER))
+            .field("runtime_held", &self.has(RUNTIME_HELD))
             .field("refs", &self.ref_count())
             .finish()
     }
@@ -126,9 +133,13 @@ pub(crate) struct State(AtomicUsize);
 
 impl State {
     /// A new task: queued, with a handle, and the three references described in
-    /// the module docs.
-    pub(crate) fn new() -> Self {
-        State(AtomicUsize::new(NOTIFIED | JOIN_INTEREST | (3 * REF_ONE)))
+    /// the module docs; `RUNTIME_HELD` if the spawner counted a reference to
+    /// the runtime for it.
+    pub(crate) fn new(runtime_held: bool) -> Self {
+        let held = if runtime_held { RUNTIME_HELD } else { 0 };
+        State(AtomicUsize::new(
+            NOTIFIED | JOIN_INTEREST | held | (3 * REF_ONE),
+        ))
     }
 
     pub(crate) fn load(&self) -> Snapshot {
@@ -268,13 +279,24 @@ impl State {
         })
     }
 
-    pub(crate) fn ref_inc(&self) {
+    /// Counts one more reference; returns the state before.
+    pub(crate) fn ref_inc(&self) -> Snapshot {
         // Relaxed: a new reference is made from an existing one, which already
         // keeps the task alive (as in `Arc::clone`).
         let previous = self.0.fetch_add(REF_ONE, Relaxed);
         if previous > usize::MAX / 2 {
             std::process::abort();
         }
+        Snapshot(previous)
+    }
+
+    /// Sets `RUNTIME_HELD`; returns false if it was already set, by another
+    /// thread that counted the runtime reference first.
+    pub(crate) fn set_runtime_held(&self) -> bool {
+        // Relaxed: the bit only decides which thread's runtime reference the
+        // task keeps. The one who frees the task reads it after the final
+        // `ref_dec`, which orders this write before that read.
+        !Snapshot(self.0.fetch_or(RUNTIME_HELD, Relaxed)).has(RUNTIME_HELD)
     }
 
     /// Drops `count` references; returns true if they were the last.
@@ -293,7 +315,7 @@ mod tests {
 
     /// A state as a queue would hand it to a worker, with the handle alive.
     fn spawned() -> State {
-        State::new()
+        State::new(false)
     }
 
     #[test]
@@ -367,6 +389,19 @@ mod tests {
         // lifecycle reference are the last two.
         assert!(!state.ref_dec(1));
         assert!(state.ref_dec(1));
+    }
+
+    #[test]
+    fn only_the_first_claim_of_the_runtime_counts_it() {
+        let scoped = State::new(false);
+        assert!(!scoped.ref_inc().holds_runtime());
+        assert!(scoped.set_runtime_held());
+        assert!(!scoped.set_runtime_held());
+        assert!(scoped.ref_inc().holds_runtime());
+
+        let detached = State::new(true);
+        assert!(detached.ref_inc().holds_runtime());
+        assert!(!detached.set_runtime_held());
     }
 
     #[test]

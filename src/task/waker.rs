@@ -37,7 +37,15 @@ fn header(data: *const ()) -> NonNull<Header> {
 unsafe fn clone(data: *const ()) -> RawWaker {
     let ptr = header(data);
     // SAFETY: the waker being cloned owns (or borrows) a reference.
-    unsafe { ptr.as_ref() }.state.ref_inc();
+    let header = unsafe { ptr.as_ref() };
+    if !header.state.ref_inc().holds_runtime() {
+        // The first clone of a scoped task's waker: every waker starts as the
+        // one lent to a poll, so this clone is made during a poll, on a worker
+        // of the runtime or in a thread the poll waits for.
+        //
+        // SAFETY: the polling worker keeps the runtime alive.
+        unsafe { header.hold_runtime() };
+    }
     RawWaker::new(data, &VTABLE)
 }
 
@@ -57,10 +65,17 @@ unsafe fn wake_by_ref(data: *const ()) {
     // SAFETY: the waker's reference keeps the header alive.
     let header = unsafe { ptr.as_ref() };
     match header.state.to_notified_by_ref() {
-        // SAFETY: `to_notified_by_ref` counted a reference for the queue.
-        ToNotified::Submit => header
-            .shared
-            .schedule(unsafe { Notified::from_raw(ptr) }, Reason::Woken),
+        ToNotified::Submit => {
+            // The task is not running, so this is not the waker lent to its
+            // poll but a clone, and the first clone made the task hold its
+            // runtime: see `clone`.
+            //
+            // SAFETY: this waker's reference keeps the task, which keeps the
+            // runtime, alive through the call.
+            let shared = unsafe { header.shared() };
+            // SAFETY: `to_notified_by_ref` counted a reference for the queue.
+            shared.schedule(unsafe { Notified::from_raw(ptr) }, Reason::Woken);
+        }
         ToNotified::Nothing => {}
     }
 }
