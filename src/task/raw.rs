@@ -13,7 +13,9 @@
 //! - `join_waker`: written by the handle while `JOIN_WAKER` is clear; read by
 //!   the completing thread if it is set; dropped when the allocation is freed.
 //! - `owned`: the runtime's list of `'static` tasks, under that list's lock.
-//! - `queue_next`: the injector's list, under the injector's lock.
+//! - `queue_next`: the injector's lists: the pushing thread until its push
+//!   publishes the task, then the worker that takes the stack whole or holds
+//!   the list's lock (see `scheduler::inject`).
 
 use std::any::Any;
 use std::future::Future;
@@ -48,7 +50,7 @@ pub(crate) struct Header {
     scope: *const ScopeState,
     join_waker: UnsafeCell<Option<Waker>>,
     pub(crate) owned: UnsafeCell<OwnedLinks>,
-    /// The next task on the injector, under the injector's lock.
+    /// The next task on the injector (see the module docs).
     pub(crate) queue_next: UnsafeCell<Option<NonNull<Header>>>,
 }
 
