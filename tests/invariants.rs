@@ -16,7 +16,8 @@ use std::thread;
 use std::time::Duration;
 
 use common::{
-    boom, payload_of, rt, sleep, watchdog, CountDrop, Event, Guarded, PanicOnDrop, Payload, LIMIT,
+    boom, every_worker_runs_at_once, payload_of, rt, sleep, watchdog, CountDrop, Event, Guarded,
+    PanicOnDrop, Payload, LIMIT,
 };
 use paddock::yield_now;
 
@@ -313,14 +314,7 @@ fn invariant_4_no_panic_skips_the_join() {
 
         // No count leaked and no worker died: a scope still completes at once,
         // and both workers can run at the same time.
-        let barrier = std::sync::Barrier::new(2);
-        rt.scope(|s| {
-            for _ in 0..2 {
-                drop(s.spawn(async {
-                    barrier.wait();
-                }));
-            }
-        });
+        every_worker_runs_at_once(&rt);
     });
 }
 
@@ -618,14 +612,7 @@ fn invariant_7_abandoned_payloads_with_panicking_drop_are_contained() {
                 "the closure's panic is resumed"
             );
             // Both workers survived.
-            let barrier = std::sync::Barrier::new(2);
-            rt.scope(|s| {
-                for _ in 0..2 {
-                    drop(s.spawn(async {
-                        barrier.wait();
-                    }));
-                }
-            });
+            every_worker_runs_at_once(&rt);
         },
     );
 }

@@ -11,7 +11,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::task::{Context, Poll};
 use std::thread;
 
-use common::{boom, payload_of, rt, sleep, wait_until, watchdog, PanicOnDrop, Payload, LIMIT};
+use common::{
+    boom, every_worker_runs_at_once, payload_of, rt, sleep, wait_until, watchdog, PanicOnDrop,
+    Payload, LIMIT,
+};
 use paddock::{yield_now, JoinError};
 
 /// A panic payload whose destructor panics too.
@@ -316,14 +319,7 @@ fn payloads_with_panicking_drop_do_not_cut_the_wait_short() {
             defuse(result.expect_err("unobserved panics must be re-raised"));
             assert_eq!(finished.load(SeqCst), 4, "scope returned before its tasks");
             // Both workers are still alive.
-            let barrier = std::sync::Barrier::new(2);
-            rt.scope(|s| {
-                for _ in 0..2 {
-                    drop(s.spawn(async {
-                        barrier.wait();
-                    }));
-                }
-            });
+            every_worker_runs_at_once(&rt);
         },
     );
 }

@@ -35,9 +35,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::{
-    assert_thread_count, assert_threads_gone, boom, defuse, payload_of, prefixed_rt,
-    progress_watchdog, scaled, soak_secs, stress_scale, track, unique_prefix, wait_until, watchdog,
-    Bomb, Counts, Event, PanicOnDrop, Payload, Progress, LIMIT,
+    assert_thread_count, assert_threads_gone, boom, defuse, every_worker_runs_at_once, named_rt,
+    payload_of, progress_watchdog, scaled, soak_secs, stress_scale, track, unique_prefix,
+    wait_until, watchdog, Bomb, Counts, Event, PanicOnDrop, Payload, Progress, LIMIT,
 };
 use paddock::{yield_now, JoinHandle, Runtime, Scope};
 
@@ -76,7 +76,7 @@ fn million_tasks(scale: f64, progress: &Progress) {
     let spawners = from_tasks.div_ceil(PER_SPAWNER);
 
     let prefix = unique_prefix("mil");
-    let rt = prefixed_rt(2, &prefix);
+    let rt = named_rt(2, &prefix);
     assert_thread_count(&prefix, 2);
     let counts = Counts::new();
     let spawner_counts = Counts::new();
@@ -159,7 +159,7 @@ fn one_short_scope(rt: &Runtime, round: usize, counts: &Counts) -> usize {
 fn scopes_in_a_row(scale: f64, progress: &Progress) {
     let rounds = scaled(10000, scale);
     let prefix = unique_prefix("row");
-    let rt = prefixed_rt(2, &prefix);
+    let rt = named_rt(2, &prefix);
     let counts = Counts::new();
     let outer_counts = Counts::new();
     let mut spawned = 0;
@@ -208,7 +208,7 @@ fn abort_rounds(scale: f64, progress: &Progress) {
     const TASKS: usize = 50;
     let rounds = scaled(200, scale);
     let prefix = unique_prefix("abt");
-    let rt = prefixed_rt(2, &prefix);
+    let rt = named_rt(2, &prefix);
     let counts = Counts::new();
     let (mut total_ok, mut total_cancelled) = (0, 0);
     for round in 0..rounds {
@@ -338,7 +338,7 @@ fn foreign_wakes(scale: f64, progress: &Progress) {
     const THREADS: usize = 3;
     let rounds = scaled(200, scale);
     let prefix = unique_prefix("fwk");
-    let rt = prefixed_rt(2, &prefix);
+    let rt = named_rt(2, &prefix);
     let counts = Counts::new();
     for round in 0..rounds {
         let steppers: Vec<Stepper> = (0..TASKS).map(|_| Stepper::default()).collect();
@@ -492,7 +492,7 @@ fn wakers_in_a_global(scale: f64, progress: &Progress) {
     // Each round's counts, and its poll count once all of its tasks ended.
     let mut history: Vec<(Arc<Counts>, usize)> = Vec::new();
     for round in 0..rounds {
-        let rt = prefixed_rt(1 + round % 2, &prefix);
+        let rt = named_rt(1 + round % 2, &prefix);
         let counts = Arc::new(Counts::new());
         // 'static tasks that stay pending until the runtime cancels them.
         let statics: Vec<_> = (0..3)
@@ -634,7 +634,7 @@ fn panics_everywhere(scale: f64, progress: &Progress) {
     const HEALTHY: usize = 20;
     let rounds = scaled(500, scale);
     let prefix = unique_prefix("pan");
-    let rt = prefixed_rt(2, &prefix);
+    let rt = named_rt(2, &prefix);
     let counts = Counts::new();
     let bombs_dropped = Arc::new(AtomicUsize::new(0));
     let mut bombs_made = 0;
@@ -741,14 +741,7 @@ fn panics_everywhere(scale: f64, progress: &Progress) {
         progress.step_at(format!("round {round} of {rounds}: {:?}", counts.tally()));
     }
     // Both workers are alive: two tasks that wait for each other complete.
-    let barrier = std::sync::Barrier::new(2);
-    rt.scope(|s| {
-        for _ in 0..2 {
-            drop(s.spawn(async {
-                barrier.wait();
-            }));
-        }
-    });
+    every_worker_runs_at_once(&rt);
     assert_thread_count(&prefix, 2);
     drop(rt);
     assert_threads_gone(&prefix);
@@ -853,7 +846,7 @@ fn nested_scopes(scale: f64, progress: &Progress) {
     let (mut completed, mut panicked) = (0, 0);
     let counts = Counts::new();
     for round in 0..rounds {
-        let rt = prefixed_rt(1 + round % 2, &prefix);
+        let rt = named_rt(1 + round % 2, &prefix);
         let panics = round % 3 == 2;
         let result = catch_unwind(AssertUnwindSafe(|| {
             if round % 2 == 0 {
@@ -905,7 +898,7 @@ fn runtime_churn(scale: f64, progress: &Progress) {
     let mut completed = 0;
     for round in 0..rounds {
         let workers = 1 + round % 3;
-        let rt = prefixed_rt(workers, &prefix);
+        let rt = named_rt(workers, &prefix);
         assert_eq!(rt.num_workers(), workers);
         let data: Vec<usize> = (0..64).collect();
         let sum = rt.scope(|s| {
@@ -987,7 +980,7 @@ fn drop_with_pending_tasks(scale: f64, progress: &Progress) {
     let counts = Arc::new(Counts::new());
     let children = Arc::new(Counts::new());
     for round in 0..rounds {
-        let rt = prefixed_rt(2, &prefix);
+        let rt = named_rt(2, &prefix);
         let started = Arc::new(AtomicUsize::new(0));
         let wakers: Arc<Mutex<Vec<Waker>>> = Arc::default();
         let finished: Arc<Vec<AtomicBool>> =

@@ -5,10 +5,33 @@
 
 mod common;
 
+use std::future::Future;
+use std::sync::Arc;
 use std::task::Poll;
 
-use common::{model, poll_fn, runtime, Counter};
+use common::{model, poll_fn, runtime, Counter, Threads, Token};
 use loom::sync::atomic::{AtomicBool, Ordering::*};
+
+/// A future that never completes and keeps `token` until it is dropped. Its
+/// first poll starts a model thread (joined through `threads`) that wakes
+/// the task through a clone of the task's waker, then sets `polled`.
+fn woken_from_another_thread(
+    threads: &Threads,
+    token: Token,
+    polled: &Arc<AtomicBool>,
+) -> impl Future<Output = ()> + Send + 'static {
+    let threads = threads.clone();
+    let polled = polled.clone();
+    poll_fn(move |cx| {
+        let _keep = &token;
+        if !polled.load(Relaxed) {
+            let waker = cx.waker().clone();
+            threads.spawn(move || waker.wake());
+            polled.store(true, Release);
+        }
+        Poll::Pending
+    })
+}
 
 /// The runtime is dropped while its worker may be polling a `'static` task
 /// that never completes by itself. The task is cancelled exactly once (by
@@ -47,20 +70,11 @@ fn runtime_dropped_while_static_task_pending() {
 fn wake_races_runtime_shutdown() {
     model(|| {
         let rt = runtime(1);
-        let threads = common::Threads::default();
+        let threads = Threads::default();
         let future_drops = Counter::new();
-        let token = future_drops.token();
-        let waker_threads = threads.clone();
-        let polled = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let polled_in_task = polled.clone();
-        let handle = rt.spawn(poll_fn(move |cx| {
-            let _keep = &token;
-            if !polled_in_task.swap(true, std::sync::atomic::Ordering::Relaxed) {
-                let waker = cx.waker().clone();
-                waker_threads.spawn(move || waker.wake());
-            }
-            Poll::<()>::Pending
-        }));
+        let polled = Arc::new(AtomicBool::new(false));
+        let future = woken_from_another_thread(&threads, future_drops.token(), &polled);
+        let handle = rt.spawn(future);
         drop(rt);
         threads.join_all();
         assert_eq!(future_drops.get(), 1);
@@ -90,21 +104,12 @@ fn wake_races_runtime_shutdown() {
 fn outside_wake_races_abort_and_runtime_drop() {
     model(|| {
         let rt = runtime(1);
-        let threads = common::Threads::default();
+        let threads = Threads::default();
         let future_drops = Counter::new();
-        let token = future_drops.token();
-        let waker_threads = threads.clone();
-        let polled = &AtomicBool::new(false);
+        let polled = Arc::new(AtomicBool::new(false));
+        let future = woken_from_another_thread(&threads, future_drops.token(), &polled);
         rt.scope(|s| {
-            let handle = s.spawn(poll_fn(move |cx| {
-                let _keep = &token;
-                if !polled.load(Relaxed) {
-                    let waker = cx.waker().clone();
-                    waker_threads.spawn(move || waker.wake());
-                    polled.store(true, Release);
-                }
-                Poll::<()>::Pending
-            }));
+            let handle = s.spawn(future);
             while !polled.load(Acquire) {
                 loom::thread::yield_now();
             }

@@ -156,8 +156,24 @@ pub fn rt(n: usize) -> Runtime {
         .expect("building a runtime")
 }
 
+/// Runs one task per worker of `rt`, each blocking its worker until all of
+/// them have arrived: this returns only if every worker is alive and each
+/// sleeping worker was woken for its task (else the caller's watchdog fires).
+pub fn every_worker_runs_at_once(rt: &Runtime) {
+    let workers = rt.num_workers();
+    let barrier = std::sync::Barrier::new(workers);
+    rt.scope(|s| {
+        for _ in 0..workers {
+            drop(s.spawn(async {
+                barrier.wait();
+            }));
+        }
+    });
+}
+
 /// A runtime with `n` workers named `{prefix}{index}`.
-pub fn named_rt(n: usize, prefix: &'static str) -> Runtime {
+pub fn named_rt(n: usize, prefix: &str) -> Runtime {
+    let prefix = prefix.to_owned();
     Runtime::builder()
         .worker_threads(n)
         .thread_name(move |i| format!("{prefix}{i}"))
@@ -398,16 +414,6 @@ pub fn unique_prefix(tag: &str) -> String {
         "thread-name prefix {prefix:?} is too long"
     );
     prefix
-}
-
-/// A runtime with `n` workers named `{prefix}{index}`.
-pub fn prefixed_rt(n: usize, prefix: &str) -> Runtime {
-    let prefix = prefix.to_owned();
-    Runtime::builder()
-        .worker_threads(n)
-        .thread_name(move |i| format!("{prefix}{i}"))
-        .build()
-        .expect("building a runtime")
 }
 
 /// The names of this process's threads that start with `prefix`, as
