@@ -29,7 +29,7 @@ mod common;
 use std::future::Future;
 use std::pin::Pin;
 
-use common::{criterion, size, Executor, WORKERS};
+use common::{criterion, size, Executor};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
@@ -121,7 +121,7 @@ fn fork_join(c: &mut Criterion) {
     let expected = fib(n);
     let mut group = c.benchmark_group("fork_join");
     group.sampling_mode(criterion::SamplingMode::Flat);
-    for workers in WORKERS {
+    for workers in common::workers() {
         let rt = common::paddock(workers);
         group.bench_function(BenchmarkId::new("paddock_scope", workers), |b| {
             b.iter(|| assert_eq!(paddock_scope(&rt, n), expected))
@@ -157,7 +157,7 @@ fn fork_join_small(c: &mut Criterion) {
     let expected = fib(n);
     let mut group = c.benchmark_group(format!("fork_join_n{}", size(18, 8)));
     group.sampling_mode(criterion::SamplingMode::Flat);
-    for workers in WORKERS {
+    for workers in common::workers() {
         let rt = common::paddock(workers);
         group.bench_function(BenchmarkId::new("paddock_scope", workers), |b| {
             b.iter(|| assert_eq!(paddock_scope(&rt, n), expected))

@@ -12,7 +12,7 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{criterion, size, Executor, WORKERS};
+use common::{criterion, size, Executor};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use rayon::prelude::*;
 
@@ -34,7 +34,7 @@ fn par_sum(c: &mut Criterion) {
     group.bench_function("sequential", |b| {
         b.iter(|| assert_eq!(chunk_sum(std::hint::black_box(&data)), expected))
     });
-    for workers in WORKERS {
+    for workers in common::workers() {
         let rt = common::paddock(workers);
         group.bench_function(BenchmarkId::new("paddock", workers), |b| {
             b.iter(|| {

@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{criterion, size, Executor, WORKERS};
+use common::{criterion, size, Executor};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 
 /// The first player: sends, then waits for the reply.
@@ -39,7 +39,7 @@ fn channels() -> Channels {
 fn ping_pong(c: &mut Criterion) {
     let rounds = size(100_000, 1_000);
     let mut group = c.benchmark_group("ping_pong");
-    for workers in WORKERS {
+    for workers in common::workers() {
         let rt = common::paddock(workers);
         group.bench_function(BenchmarkId::new("paddock", workers), |b| {
             b.iter(|| {

@@ -7,13 +7,13 @@
 
 mod common;
 
-use common::{criterion, size, Executor, WORKERS};
+use common::{criterion, size, Executor};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 
 fn spawn_many(c: &mut Criterion) {
     let tasks = size(100_000, 1_000);
     let mut group = c.benchmark_group("spawn_many");
-    for workers in WORKERS {
+    for workers in common::workers() {
         let rt = common::paddock(workers);
         group.bench_function(BenchmarkId::new("paddock", workers), |b| {
             b.iter(|| {

@@ -6,14 +6,14 @@
 
 mod common;
 
-use common::{criterion, size, Executor, WORKERS};
+use common::{criterion, size, Executor};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 
 fn yield_many(c: &mut Criterion) {
     let tasks = size(1_000, 50);
     let yields = size(1_000, 50);
     let mut group = c.benchmark_group("yield_many");
-    for workers in WORKERS {
+    for workers in common::workers() {
         let rt = common::paddock(workers);
         group.bench_function(BenchmarkId::new("paddock", workers), |b| {
             b.iter(|| {

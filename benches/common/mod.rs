@@ -10,8 +10,23 @@ use std::time::Duration;
 
 use criterion::Criterion;
 
-/// The worker counts every group runs with: the bench machine has 2 cores.
-pub const WORKERS: [usize; 2] = [1, 2];
+/// The worker counts every group runs with: 1 and 2 (the team's machines
+/// have 2 cores), or the comma-separated list in `PADDOCK_BENCH_WORKERS`,
+/// such as `1,2,4,8,16` for a scaling run on a many-core machine.
+pub fn workers() -> Vec<usize> {
+    let Ok(list) = std::env::var("PADDOCK_BENCH_WORKERS") else {
+        return vec![1, 2];
+    };
+    list.split(',')
+        .map(|count| match count.trim().parse() {
+            Ok(count) if count > 0 => count,
+            _ => panic!(
+                "PADDOCK_BENCH_WORKERS must be a comma-separated list of \
+                 positive integers, such as 1,2,4,8,16 (got {list:?})"
+            ),
+        })
+        .collect()
+}
 
 /// True under `cargo bench`; false under `cargo test --benches` or
 /// `cargo bench -- --test`, where criterion runs each bench once and the
