@@ -11,6 +11,7 @@ use std::task::{Poll, Waker};
 use common::{model, poll_fn, poll_once, runtime, Counter, Threads};
 use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
 use loom::sync::Arc;
+use paddock::Scope;
 
 /// A wake from another thread that lands while the task is being polled
 /// (after the future stored its waker, before the poll's `to_idle`) must lead
@@ -130,6 +131,23 @@ fn abort_races_completion() {
     });
 }
 
+/// Spawns and detaches a task that stores a clone of its waker in `kept` and
+/// completes at once. `future_drops` counts its future's drop, `output_drops`
+/// its output's.
+fn detach_task_keeping_its_waker<'scope>(
+    s: &'scope Scope<'scope, '_>,
+    future_drops: &Counter,
+    output_drops: &'scope Counter,
+    kept: &'scope StdMutex<Option<Waker>>,
+) {
+    let token = future_drops.token();
+    drop(s.spawn(poll_fn(move |cx| {
+        let _keep = &token;
+        *kept.lock().unwrap() = Some(cx.waker().clone());
+        Poll::Ready(output_drops.token())
+    })));
+}
+
 /// The handle is dropped (the task detached) while the task completes. Exactly
 /// one of them consumes the output: the handle if the task completed first,
 /// the completing worker otherwise. Either way the output is dropped exactly
@@ -142,15 +160,7 @@ fn join_handle_dropped_while_task_completes() {
         let future_drops = Counter::new();
         let output_drops = Counter::new();
         let kept = StdMutex::new(None::<Waker>);
-        rt.scope(|s| {
-            let token = future_drops.token();
-            let (output, kept) = (&output_drops, &kept);
-            drop(s.spawn(poll_fn(move |cx| {
-                let _keep = &token;
-                *kept.lock().unwrap() = Some(cx.waker().clone());
-                Poll::Ready(output.token())
-            })));
-        });
+        rt.scope(|s| detach_task_keeping_its_waker(s, &future_drops, &output_drops, &kept));
         assert_eq!(future_drops.get(), 1, "future dropped before scope returns");
         assert_eq!(output_drops.get(), 1, "output dropped before scope returns");
         drop(kept.into_inner().unwrap());
@@ -163,8 +173,8 @@ fn join_handle_dropped_while_task_completes() {
 /// (after its scope decrement). Whoever drops the last reference frees the
 /// allocation exactly once: the future and the output are each dropped once,
 /// before the scope returns, and loom's leak check (the task holds an `Arc`
-/// to the runtime) proves the allocation was freed. A double free would
-/// drop that `Arc` twice.
+/// to the runtime, taken when its waker was cloned) proves the allocation was
+/// freed. A double free would drop that `Arc` twice.
 #[test]
 fn last_waker_dropped_after_scope_frees_task_once() {
     model(|| {
@@ -172,15 +182,7 @@ fn last_waker_dropped_after_scope_frees_task_once() {
         let future_drops = Counter::new();
         let output_drops = Counter::new();
         let kept = StdMutex::new(None::<Waker>);
-        rt.scope(|s| {
-            let token = future_drops.token();
-            let (output, kept) = (&output_drops, &kept);
-            drop(s.spawn(poll_fn(move |cx| {
-                let _keep = &token;
-                *kept.lock().unwrap() = Some(cx.waker().clone());
-                Poll::Ready(output.token())
-            })));
-        });
+        rt.scope(|s| detach_task_keeping_its_waker(s, &future_drops, &output_drops, &kept));
         let waker = kept.into_inner().unwrap().expect("the task ran");
         drop(waker);
         assert_eq!(future_drops.get(), 1);

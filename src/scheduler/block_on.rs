@@ -61,6 +61,14 @@ impl Signal {
         }
     }
 
+    /// Parks the thread that this signal wakes, which must be the caller.
+    fn park_own_thread(&self) {
+        match &self.wake {
+            Wake::Thread(parker) => parker.park(),
+            Wake::Worker { .. } => unreachable!("a thread's own signal wakes the thread"),
+        }
+    }
+
     fn is_notified(&self) -> bool {
         self.notified.load(Acquire)
     }
@@ -137,12 +145,7 @@ pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output 
             cx.help_until(|| signal.is_notified());
         }),
         None => enter(shared, || {
-            THREAD_SIGNAL.with(|slot| {
-                slot.drive(future, |signal| match &signal.wake {
-                    Wake::Thread(parker) => parker.park(),
-                    Wake::Worker { .. } => unreachable!("a thread's own signal wakes the thread"),
-                })
-            })
+            THREAD_SIGNAL.with(|slot| slot.drive(future, Signal::park_own_thread))
         }),
     })
 }
@@ -162,10 +165,7 @@ pub(crate) fn wait_until(shared: &Shared, arm: impl FnOnce(&Waker), done: impl F
         None => THREAD_SIGNAL.with(|slot| {
             arm(&signal_waker(slot.signal.clone()));
             while !done() {
-                match &slot.signal.wake {
-                    Wake::Thread(parker) => parker.park(),
-                    Wake::Worker { .. } => unreachable!("a thread's own signal wakes the thread"),
-                }
+                slot.signal.park_own_thread();
             }
         }),
     })

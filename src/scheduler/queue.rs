@@ -138,12 +138,12 @@ pub(crate) use imp::{LocalQueue, Stealer};
 
 /// A worker's two queues, or the handles to steal from them.
 pub(crate) struct Pair<Q> {
-    /// Tasks spawned or woken on the worker: LIFO for the owner, so a worker
-    /// that helps while it waits runs the newest, deepest work first and its
-    /// stack grows with the depth of nesting, not the number of tasks.
+    /// Tasks spawned on the worker, batches it took from elsewhere, and tasks
+    /// displaced from its LIFO slot: LIFO for the owner, so a worker that
+    /// helps while it waits runs the newest, deepest work first and its stack
+    /// grows with the depth of nesting, not the number of tasks.
     pub(crate) ready: Q,
-    /// Tasks that yielded, and LIFO-slot tasks that had their turn: FIFO,
-    /// behind everything in `ready`.
+    /// Tasks that yielded: FIFO, behind everything in `ready`.
     pub(crate) yielded: Q,
 }
 

@@ -207,18 +207,10 @@ impl<T> Drop for JoinHandle<'_, T> {
             // The task completed first, so this handle consumes the output.
             // The handle lives inside its scope, so this drop happens before
             // the scope returns (invariant 1).
-            // Contained like a detached task's output: the panic goes to
-            // the scope (re-raised when it ends), not out of this drop.
-            match self.take_output() {
-                Ok(value) => {
-                    let dropped =
-                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(value)));
-                    if let Err(payload) = dropped {
-                        self.header().discard_unobserved_panic(payload);
-                    }
-                }
-                Err(error) => self.header().discard_unobserved_error(error),
-            }
+            // Contained like a detached task's output: a panic goes to the
+            // scope (re-raised when it ends), not out of this drop.
+            let output = self.take_output();
+            self.header().discard_output(output);
         }
         // SAFETY: the handle's reference, released once.
         unsafe { Header::drop_refs(self.raw, 1) };

@@ -243,7 +243,7 @@ impl Header {
 
     /// Handles a panic payload that no handle will ever see: a scope keeps the
     /// first one to re-raise it; a `'static` task's is dropped.
-    pub(crate) fn discard_unobserved_panic(&self, payload: Box<dyn Any + Send>) {
+    fn discard_unobserved_panic(&self, payload: Box<dyn Any + Send>) {
         // SAFETY: a scoped task is not complete yet (the caller is completing
         // it or holds its handle), so its scope is alive (`allocate`'s contract).
         match unsafe { self.scope.as_ref() } {
@@ -252,9 +252,15 @@ impl Header {
         }
     }
 
-    /// Records the panic of a handle's output that is dropped unread.
-    pub(crate) fn discard_unobserved_error(&self, error: JoinError) {
-        if let Ok(payload) = error.try_into_panic() {
+    /// Drops an output that nobody will read (a detached task's, or one left
+    /// in a dropped handle): a panic it carries, or one its drop raises, goes
+    /// where an unobserved panic goes, never out of this call.
+    pub(crate) fn discard_output<T>(&self, output: Result<T, JoinError>) {
+        let payload = match output {
+            Ok(value) => panic::catch_unwind(AssertUnwindSafe(|| drop(value))).err(),
+            Err(error) => error.try_into_panic().ok(),
+        };
+        if let Some(payload) = payload {
             self.discard_unobserved_panic(payload);
         }
     }
@@ -320,15 +326,7 @@ impl<F: Future> Cell<F> {
                 .stage
                 .with_mut(|stage| unsafe { std::ptr::replace(stage, Stage::Consumed) });
             if let Stage::Finished(output) = output {
-                match output {
-                    Ok(value) => {
-                        if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| drop(value)))
-                        {
-                            header.discard_unobserved_panic(payload);
-                        }
-                    }
-                    Err(error) => header.discard_unobserved_error(error),
-                }
+                header.discard_output(output);
             }
         } else if completed.has_join_waker() {
             header.join_waker.with(|slot| {
