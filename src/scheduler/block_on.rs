@@ -132,6 +132,17 @@ thread_local! {
     static THREAD_SIGNAL: SignalSlot = SignalSlot::new(Wake::Thread(Parker::new()));
 }
 
+/// Runs `f` with this thread's signal, or with a fresh one when a
+/// thread-local destructor calls in after `THREAD_SIGNAL` is gone.
+fn with_thread_signal<R>(f: impl FnOnce(&SignalSlot) -> R) -> R {
+    let mut f = Some(f);
+    let mut call = |slot: &SignalSlot| f.take().expect("called once")(slot);
+    match THREAD_SIGNAL.try_with(&mut call) {
+        Ok(result) => result,
+        Err(_) => call(&SignalSlot::new(Wake::Thread(Parker::new()))),
+    }
+}
+
 /// Runs `future` to completion on this thread: as a worker that keeps running
 /// tasks if it is one of `shared`'s, else parked between polls, with `shared`
 /// entered as the current runtime.
@@ -145,7 +156,16 @@ pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output 
             cx.help_until(|| signal.is_notified());
         }),
         None => enter(shared, || {
-            THREAD_SIGNAL.with(|slot| slot.drive(future, Signal::park_own_thread))
+            with_thread_signal(|slot| {
+                slot.drive(future, |signal| {
+                    // The flag, not the parker's token, says whether to poll
+                    // again: a wait nested in the last poll may have consumed
+                    // the token of a wake meant for this one.
+                    if !signal.is_notified() {
+                        signal.park_own_thread();
+                    }
+                })
+            })
         }),
     })
 }
@@ -162,7 +182,7 @@ pub(crate) fn wait_until(shared: &Shared, arm: impl FnOnce(&Waker), done: impl F
             arm(&signal_waker(cx.signal.signal.clone()));
             cx.help_until(done);
         }
-        None => THREAD_SIGNAL.with(|slot| {
+        None => with_thread_signal(|slot| {
             arm(&signal_waker(slot.signal.clone()));
             while !done() {
                 slot.signal.park_own_thread();

@@ -39,7 +39,13 @@ pub(crate) fn with_current_of<R>(
 /// whose `block_on` or `scope` it is in (innermost first), else its worker's
 /// own; `None` if neither.
 pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Arc<Shared>>) -> R) -> R {
-    if let Some(entered) = ENTERED.with(|entered| entered.borrow().clone()) {
+    // `try_with`: a thread-local destructor may call in after ENTERED is
+    // gone; it has entered nothing then.
+    if let Some(entered) = ENTERED
+        .try_with(|entered| entered.borrow().clone())
+        .ok()
+        .flatten()
+    {
         return f(Some(&entered));
     }
     CURRENT.with(|current| {
@@ -54,10 +60,16 @@ pub(crate) fn enter<R>(shared: &Arc<Shared>, f: impl FnOnce() -> R) -> R {
     impl Drop for Restore {
         fn drop(&mut self) {
             let previous = self.0.take();
-            ENTERED.with(|entered| *entered.borrow_mut() = previous);
+            let _ = ENTERED.try_with(|entered| *entered.borrow_mut() = previous);
         }
     }
-    let previous = ENTERED.with(|entered| entered.borrow_mut().replace(shared.clone()));
-    let _restore = Restore(previous);
-    f()
+    // From a thread-local destructor that runs after ENTERED's, nothing can
+    // be entered: `f` runs as on a thread outside any runtime.
+    match ENTERED.try_with(|entered| entered.borrow_mut().replace(shared.clone())) {
+        Ok(previous) => {
+            let _restore = Restore(previous);
+            f()
+        }
+        Err(_) => f(),
+    }
 }

@@ -4,10 +4,12 @@ use std::any::Any;
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
+use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::pin::Pin;
 use std::ptr::NonNull;
 use std::task::{Context, Poll, Waker};
 
+use super::state::ToDetached;
 use super::{Header, ToCancelled};
 
 /// An owned permission to await a task's output, to abort the task, or to
@@ -34,6 +36,8 @@ pub struct JoinHandle<'scope, T> {
     raw: NonNull<Header>,
     /// Set once the output has been moved out through `poll`.
     output_taken: bool,
+    /// Set once the handle has published a waker to the task.
+    waker_registered: bool,
     _marker: PhantomData<(&'scope (), T)>,
 }
 
@@ -46,6 +50,12 @@ unsafe impl<T: Send> Sync for JoinHandle<'_, T> {}
 
 impl<T> Unpin for JoinHandle<'_, T> {}
 
+// A handle shares no state that a panic could leave half-updated: every
+// transition of the task is one atomic step, and the output is moved out
+// whole. tokio's `JoinHandle` makes the same promise.
+impl<T> UnwindSafe for JoinHandle<'_, T> {}
+impl<T> RefUnwindSafe for JoinHandle<'_, T> {}
+
 impl<T> JoinHandle<'_, T> {
     /// # Safety
     ///
@@ -54,6 +64,7 @@ impl<T> JoinHandle<'_, T> {
         JoinHandle {
             raw,
             output_taken: false,
+            waker_registered: false,
             _marker: PhantomData,
         }
     }
@@ -168,49 +179,77 @@ impl<T> JoinHandle<'_, T> {
 impl<T> Future for JoinHandle<'_, T> {
     type Output = Result<T, JoinError>;
 
+    #[track_caller]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         assert!(
             !self.output_taken,
             "a JoinHandle was polled after it returned its output"
         );
-        let header = self.header();
-        let snapshot = header.state.load();
-        if !snapshot.is_complete() {
-            let waker = cx.waker();
-            if snapshot.has_join_waker() {
-                // SAFETY: JOIN_WAKER is set, so the slot is only read.
-                if unsafe { header.join_waker_will_wake(waker) } {
-                    return Poll::Pending;
-                }
-                // Take the slot back to replace it, unless the task completed.
-                if header.state.unset_join_waker().is_err() {
-                    return Poll::Ready(self.take_output());
-                }
-            }
-            // SAFETY: JOIN_WAKER is clear, so the task does not read the slot.
-            unsafe { header.write_join_waker(waker) };
-            if header.state.set_join_waker().is_ok() {
+        let snapshot = self.header().state.load();
+        if snapshot.is_complete() {
+            return Poll::Ready(self.take_output());
+        }
+        let waker = cx.waker();
+        if snapshot.has_join_waker() {
+            // SAFETY: JOIN_WAKER is set, so the slot is only read.
+            if unsafe { self.header().join_waker_will_wake(waker) } {
                 return Poll::Pending;
             }
         }
-        Poll::Ready(self.take_output())
+        // Cloned before anything changes: a panicking `clone` (user code,
+        // unwinding into the caller's poll) leaves the handle as it was.
+        let waker = waker.clone();
+        let header = self.header();
+        // Take the slot back to replace the waker, unless the task completed.
+        if snapshot.has_join_waker() && header.state.unset_join_waker().is_err() {
+            header.contain(|| drop(waker));
+            return Poll::Ready(self.take_output());
+        }
+        // SAFETY: JOIN_WAKER is clear, so the handle owns the slot.
+        let previous = unsafe { header.replace_join_waker(Some(waker)) };
+        let published = header.state.set_join_waker().is_ok();
+        if !published {
+            // The task completed first and never saw the new waker: the slot
+            // is still the handle's.
+            //
+            // SAFETY: JOIN_WAKER is clear; the handle is inside its scope.
+            unsafe { header.drop_join_waker() };
+        }
+        if let Some(previous) = previous {
+            header.contain(|| drop(previous));
+        }
+        if published {
+            self.waker_registered = true;
+            Poll::Pending
+        } else {
+            Poll::Ready(self.take_output())
+        }
     }
 }
 
 impl<T> Drop for JoinHandle<'_, T> {
     fn drop(&mut self) {
-        if !self.output_taken {
-            if self.header().state.drop_join_interest().is_ok() {
-                // The task consumes its own output, and our reference is gone.
-                return;
+        let header = self.header();
+        match header.state.drop_join_interest(self.waker_registered) {
+            // The task consumes its own output, and our reference is gone.
+            ToDetached::Released => return,
+            // SAFETY: the slot is the handle's again, and the handle is
+            // inside its scope.
+            ToDetached::ReleasedOwningWaker => unsafe { header.drop_join_waker() },
+            ToDetached::Completed { owns_waker } => {
+                if !self.output_taken {
+                    // The handle consumes the output. It lives inside its
+                    // scope, so this happens before the scope returns
+                    // (invariant 1), and a panic the output carries or raises
+                    // goes to the scope, as a detached task's would.
+                    let output = self.take_output();
+                    self.header().discard_output(output);
+                }
+                if owns_waker {
+                    // SAFETY: the task let go of the slot before we did.
+                    unsafe { self.header().drop_join_waker() };
+                }
             }
-            // The task completed first, so this handle consumes the output.
-            // The handle lives inside its scope, so this drop happens before
-            // the scope returns (invariant 1).
-            // Contained like a detached task's output: a panic goes to the
-            // scope (re-raised when it ends), not out of this drop.
-            let output = self.take_output();
-            self.header().discard_output(output);
         }
         // SAFETY: the handle's reference, released once.
         unsafe { Header::drop_refs(self.raw, 1) };
@@ -255,6 +294,11 @@ struct Payload(Box<dyn Any + Send>);
 // SAFETY: no `&Payload` method exposes the box; it can only be moved out of an
 // owned `JoinError`, so sharing `&JoinError` shares no access to it.
 unsafe impl Sync for Payload {}
+
+// For the same reason a panic cannot observe a payload half-changed through
+// a `JoinError`: it is only ever moved whole.
+impl UnwindSafe for Payload {}
+impl RefUnwindSafe for Payload {}
 
 impl JoinError {
     pub(crate) fn cancelled() -> Self {
@@ -324,6 +368,7 @@ impl JoinError {
     /// assert_eq!(*error.into_panic().downcast::<&str>().unwrap(), "boom");
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[track_caller]
     pub fn into_panic(self) -> Box<dyn Any + Send> {
         self.try_into_panic()
             .unwrap_or_else(|_| panic!("`JoinError::into_panic` called on a cancelled task"))

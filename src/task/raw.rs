@@ -10,12 +10,36 @@
 //!   then write the output), then after `COMPLETE` only the output's consumer:
 //!   the `JoinHandle` if `JOIN_INTEREST` was set at completion, else the
 //!   completing thread itself.
-//! - `join_waker`: written by the handle while `JOIN_WAKER` is clear; read by
-//!   the completing thread if it is set; dropped when the allocation is freed.
+//! - `join_waker`: owned by the handle while `JOIN_WAKER` is clear; read by
+//!   the completing thread if it is set; dropped by whichever of the two lets
+//!   go of it second (see `state`), so it is empty when the task is freed.
 //! - `owned`: the runtime's list of `'static` tasks, under that list's lock.
 //! - `queue_next`: the injector's lists: the pushing thread until its push
 //!   publishes the task, then the worker that takes the stack whole or holds
 //!   the list's lock (see `scheduler::inject`).
+//!
+//! # Every call into user code, and its panic boundary
+//!
+//! Invariants 4 and 7: a panic from user code never skips the completion
+//! count, never aborts the process and never unwinds into a worker or a
+//! waiting frame. Each call that paddock makes into user code:
+//!
+//! | user code | called from | boundary, and where the panic goes |
+//! |---|---|---|
+//! | `Future::poll` | `poll` | `catch_unwind`: the output becomes `Err(JoinError)` for the handle, or the scope's first unobserved panic |
+//! | the future's `Drop` | `Cell::clear_stage` (completion, abort, shutdown) | `catch_unwind`: replaces an `Ok` output as above; a second panic's payload is dropped |
+//! | an output's `Drop`, replaced by that panic | `Cell::complete` | `Header::contain`: the scope's first unobserved panic, or dropped for a `'static` task |
+//! | an output's `Drop`, nobody to read it | `Cell::complete` via `Header::discard_output` | the same |
+//! | an output's `Drop`, dropped with its handle | `JoinHandle::drop` via `Header::discard_output` | the same |
+//! | the handle's waker: `wake_by_ref` | `Cell::complete` | `Header::contain` |
+//! | the handle's waker: `drop` | `Header::drop_join_waker` (by the handle, or by the completing task before it counts itself done), and `JoinHandle::poll` when it replaces one | `Header::contain` |
+//! | the handle's waker: `clone` | `JoinHandle::poll`, before it changes anything | none needed: it unwinds into the poll that called it, the user's own |
+//! | a panic payload's `Drop` | `drop_panic_payload` (every payload paddock drops) | `catch_unwind`; the second payload is leaked (rust-lang/rust#157969) |
+//! | the scope closure | `scope::run_scope` | `catch_unwind`: resumed after every task is done |
+//!
+//! The join waker is never dropped with the allocation: `dealloc` may run on
+//! any thread that drops the last reference, after the scope has returned,
+//! where a panic would have nowhere to go.
 
 use std::any::Any;
 use std::future::Future;
@@ -231,14 +255,41 @@ impl Header {
         })
     }
 
+    /// Puts `waker` in the slot and returns what was there.
+    ///
     /// # Safety
     ///
-    /// The caller is the handle, and `JOIN_WAKER` is clear: the task does not
-    /// read the slot.
-    pub(crate) unsafe fn write_join_waker(&self, waker: &Waker) {
+    /// The caller owns the slot: it is the handle and `JOIN_WAKER` is clear,
+    /// so the task does not read it.
+    pub(crate) unsafe fn replace_join_waker(&self, waker: Option<Waker>) -> Option<Waker> {
         // SAFETY: see the function's contract.
         self.join_waker
-            .with_mut(|slot| unsafe { *slot = Some(waker.clone()) });
+            .with_mut(|slot| unsafe { std::mem::replace(&mut *slot, waker) })
+    }
+
+    /// Drops the handle's waker, which is user code: a panic from its `drop`
+    /// goes where an unobserved task panic goes.
+    ///
+    /// # Safety
+    ///
+    /// The caller owns the slot (see `replace_join_waker`, and `state` for
+    /// how the task hands it back), and the task's scope, if it has one, is
+    /// alive: the caller is the handle, or the task before it counts itself
+    /// done.
+    pub(crate) unsafe fn drop_join_waker(&self) {
+        // SAFETY: per the contract.
+        let waker = unsafe { self.replace_join_waker(None) };
+        if let Some(waker) = waker {
+            self.contain(|| drop(waker));
+        }
+    }
+
+    /// Runs user code that must not unwind into paddock: a panic goes where an
+    /// unobserved task panic goes.
+    pub(crate) fn contain(&self, user_code: impl FnOnce()) {
+        if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(user_code)) {
+            self.discard_unobserved_panic(payload);
+        }
     }
 
     /// Handles a panic payload that no handle will ever see: a scope keeps the
@@ -256,12 +307,13 @@ impl Header {
     /// in a dropped handle): a panic it carries, or one its drop raises, goes
     /// where an unobserved panic goes, never out of this call.
     pub(crate) fn discard_output<T>(&self, output: Result<T, JoinError>) {
-        let payload = match output {
-            Ok(value) => panic::catch_unwind(AssertUnwindSafe(|| drop(value))).err(),
-            Err(error) => error.try_into_panic().ok(),
-        };
-        if let Some(payload) = payload {
-            self.discard_unobserved_panic(payload);
+        match output {
+            Ok(value) => self.contain(|| drop(value)),
+            Err(error) => {
+                if let Ok(payload) = error.try_into_panic() {
+                    self.discard_unobserved_panic(payload);
+                }
+            }
         }
     }
 }
@@ -311,7 +363,12 @@ impl<F: Future> Cell<F> {
         if let Err(payload) = unsafe { self.clear_stage() } {
             match &result {
                 Err(error) if error.is_panic() => drop_panic_payload(payload),
-                _ => result = Err(JoinError::panic(payload)),
+                // The drop's panic replaces the output, whose own drop is
+                // user code too.
+                _ => header.discard_output(std::mem::replace(
+                    &mut result,
+                    Err(JoinError::panic(payload)),
+                )),
             }
         }
         // SAFETY: the caller owns the stage until `to_complete` below.
@@ -331,17 +388,19 @@ impl<F: Future> Cell<F> {
         } else if completed.has_join_waker() {
             header.join_waker.with(|slot| {
                 // SAFETY: JOIN_WAKER was set when the task completed, so the
-                // handle no longer writes the slot.
+                // handle no longer writes the slot. A panicking waker must
+                // not stop this task from being counted done (invariant 4).
                 if let Some(waker) = unsafe { &*slot } {
-                    // A panicking waker must not stop this task from being
-                    // counted done (invariant 4).
-                    if let Err(payload) =
-                        panic::catch_unwind(AssertUnwindSafe(|| waker.wake_by_ref()))
-                    {
-                        drop_panic_payload(payload);
-                    }
+                    header.contain(|| waker.wake_by_ref());
                 }
             });
+            if header.state.release_join_waker() {
+                // The handle let go of the slot first: the waker is ours.
+                //
+                // SAFETY: see `release_join_waker`; the task is not counted
+                // done yet, so its scope is alive.
+                unsafe { header.drop_join_waker() };
+            }
         }
 
         // SAFETY: a task completes on a worker of its runtime (polled, or its
@@ -451,8 +510,14 @@ unsafe fn dealloc<F: Future>(ptr: NonNull<Header>) {
     // it was made by `Box::new` in `allocate`. The stage is `Consumed` here
     // (the lifecycle reference is only dropped after the output is consumed
     // or handed to the handle, which consumes it before its reference goes),
-    // so this drops no future and no output: only the handle's waker.
+    // so this drops no future and no output, and the join waker's slot is
+    // empty (see `state`): no user code runs here.
     let cell = unsafe { Box::from_raw(ptr.cast::<Cell<F>>().as_ptr()) };
+    // SAFETY: nothing else can touch the cell, as above.
+    debug_assert!(cell
+        .header
+        .join_waker
+        .with(|slot| unsafe { &*slot }.is_none()));
     let runtime = cell
         .header
         .state

@@ -7,7 +7,7 @@
 //! | `NOTIFIED`      | a wake, or the spawn                   | a queue holds (or is about to hold) a reference to run the task |
 //! | `CANCELLED`     | `abort` or runtime shutdown            | the future is to be dropped instead of polled                   |
 //! | `JOIN_INTEREST` | spawn; cleared when the handle drops   | a `JoinHandle` exists and will consume the output               |
-//! | `JOIN_WAKER`    | the handle, after writing its waker    | the task may read the handle's waker; the handle may not write it |
+//! | `JOIN_WAKER`    | the handle, after writing its waker; cleared by the task once it has woken it | the task may read the handle's waker; the handle may not write it |
 //! | `RUNTIME_HELD`  | spawn (`'static`), or a first waker clone | the task counts a reference to its runtime, dropped when it is freed |
 //!
 //! The bits above `REF_SHIFT` count references. At spawn there are three: the
@@ -16,6 +16,15 @@
 //! only released after the stage is emptied, whoever drops the last reference
 //! frees the allocation without touching the future or the output (DESIGN.md,
 //! invariant 2).
+//!
+//! The handle's waker is user code, so whoever drops it must be able to send
+//! a panic somewhere: it is dropped by the handle, or by the completing task
+//! before it counts itself done, never by the last reference (which may be a
+//! waker dropped on any thread, after the scope has returned). Ownership of
+//! the slot moves with the bits: the handle owns it while `JOIN_WAKER` is
+//! clear; once the task completes it reads the waker, wakes it and clears
+//! `JOIN_WAKER`, and whichever of the handle and the task clears its bit
+//! (`JOIN_INTEREST`, `JOIN_WAKER`) second drops it (as in tokio's protocol).
 //!
 //! Every transition is one compare-and-swap loop that returns what the caller
 //! must do next. Successful transitions are `AcqRel`: they publish what the
@@ -127,6 +136,21 @@ pub(crate) enum ToCancelled {
     Claimed,
     /// The task is running, complete, or already cancelled; nothing to do here.
     Nothing,
+}
+
+/// What a `JoinHandle` does as it is dropped, besides dropping an output it
+/// owns.
+#[must_use]
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum ToDetached {
+    /// The interest and the handle's reference are both gone.
+    Released,
+    /// The interest is gone before completion, so the task consumes its
+    /// output; the handle owns the waker slot and still holds its reference.
+    ReleasedOwningWaker,
+    /// The task had completed: the handle consumes the output, drops the
+    /// slot's waker if `owns_waker`, and still holds its reference.
+    Completed { owns_waker: bool },
 }
 
 pub(crate) struct State(AtomicUsize);
@@ -262,21 +286,45 @@ impl State {
         })
     }
 
-    /// The handle is dropped before completion: the task will consume its own
-    /// output, and the handle's reference goes in the same step (it cannot be
-    /// the last: the lifecycle reference lives until completion). Fails if the
-    /// task completed first; the handle then consumes the output and drops its
-    /// reference itself.
-    pub(crate) fn drop_join_interest(&self) -> Result<(), Snapshot> {
+    /// The handle gives up its interest as it is dropped. `registered` says
+    /// whether it ever published a waker; if not, and the task has not
+    /// completed, the handle's reference goes in the same step (it cannot be
+    /// the last: the lifecycle reference lives until completion).
+    pub(crate) fn drop_join_interest(&self, registered: bool) -> ToDetached {
         self.transition(|s| {
             debug_assert!(s.has(JOIN_INTEREST), "{s:?}");
             if s.has(COMPLETE) {
-                return (None, Err(s));
+                if !registered {
+                    // The task never reads a slot it was never given.
+                    return (None, ToDetached::Completed { owns_waker: false });
+                }
+                let owns_waker = !s.has(JOIN_WAKER);
+                let next = Snapshot(s.0 & !JOIN_INTEREST);
+                return (Some(next), ToDetached::Completed { owns_waker });
+            }
+            if s.has(JOIN_WAKER) {
+                // Clearing JOIN_WAKER before completion takes the slot back
+                // from the task, which will not read it now.
+                let next = Snapshot(s.0 & !(JOIN_INTEREST | JOIN_WAKER));
+                return (Some(next), ToDetached::ReleasedOwningWaker);
             }
             debug_assert!(s.ref_count() >= 2, "{s:?}");
-            let next = (s.0 & !(JOIN_INTEREST | JOIN_WAKER)) - REF_ONE;
-            (Some(Snapshot(next)), Ok(()))
+            let next = Snapshot((s.0 & !JOIN_INTEREST) - REF_ONE);
+            (Some(next), ToDetached::Released)
         })
+    }
+
+    /// The completing task is done with the handle's waker. Returns true if
+    /// the handle is already gone, leaving the waker to the task to drop.
+    pub(crate) fn release_join_waker(&self) -> bool {
+        // AcqRel: the release hands the slot back to the handle; the acquire
+        // sees a handle's drop that cleared JOIN_INTEREST first.
+        let previous = Snapshot(self.0.fetch_and(!JOIN_WAKER, AcqRel));
+        debug_assert!(
+            previous.has(COMPLETE) && previous.has(JOIN_WAKER),
+            "{previous:?}"
+        );
+        !previous.has(JOIN_INTEREST)
     }
 
     /// Counts one more reference; returns the state before.
@@ -376,13 +424,45 @@ mod tests {
         let completed = state.to_complete();
         assert!(completed.has_join_interest() && completed.has_join_waker());
         assert!(state.unset_join_waker().is_err());
-        assert!(state.drop_join_interest().is_err());
+        // The task has not released the waker: it will drop it itself.
+        assert_eq!(
+            state.drop_join_interest(true),
+            ToDetached::Completed { owns_waker: false }
+        );
+        assert!(state.release_join_waker());
+    }
+
+    #[test]
+    fn the_second_to_let_go_of_the_join_waker_drops_it() {
+        let state = spawned();
+        assert!(state.set_join_waker().is_ok());
+        assert_eq!(state.to_running(), ToRunning::Poll);
+        let _ = state.to_complete();
+        // The task lets go first: the handle, still interested, drops it.
+        assert!(!state.release_join_waker());
+        assert_eq!(
+            state.drop_join_interest(true),
+            ToDetached::Completed { owns_waker: true }
+        );
+    }
+
+    #[test]
+    fn a_handle_dropped_with_a_waker_before_completion_takes_the_slot_back() {
+        let state = spawned();
+        assert!(state.set_join_waker().is_ok());
+        assert_eq!(
+            state.drop_join_interest(true),
+            ToDetached::ReleasedOwningWaker
+        );
+        assert_eq!(state.to_running(), ToRunning::Poll);
+        let completed = state.to_complete();
+        assert!(!completed.has_join_interest() && !completed.has_join_waker());
     }
 
     #[test]
     fn a_handle_dropped_first_leaves_the_output_to_the_task() {
         let state = spawned();
-        assert!(state.drop_join_interest().is_ok());
+        assert_eq!(state.drop_join_interest(false), ToDetached::Released);
         assert_eq!(state.to_running(), ToRunning::Poll);
         assert!(!state.to_complete().has_join_interest());
         // The handle's reference went with its interest: the queue's and the
