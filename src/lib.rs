@@ -73,8 +73,10 @@
     clippy::undocumented_unsafe_blocks
 )]
 
+mod blocking;
 mod compile_fail;
 mod loom;
+mod metrics;
 mod runtime;
 mod scheduler;
 mod scope;
@@ -84,7 +86,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-pub use runtime::{Builder, Runtime};
+pub use metrics::RuntimeMetrics;
+pub use runtime::{Builder, Handle, Runtime};
 pub use scope::Scope;
 pub use task::{JoinError, JoinHandle};
 
@@ -153,6 +156,26 @@ where
     F::Output: Send + 'static,
 {
     runtime::with_current(|shared| runtime::spawn_on(shared, future))
+}
+
+/// Runs a `'static` blocking job on the current runtime's blocking pool; see
+/// [`Runtime::spawn_blocking`].
+///
+/// # Examples
+///
+/// ```
+/// let handle = paddock::spawn_blocking(|| std::env::current_dir().is_ok());
+/// assert!(handle.join().unwrap());
+/// ```
+pub fn spawn_blocking<F, T>(job: F) -> JoinHandle<'static, T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    runtime::with_current(|shared| {
+        // SAFETY: no scope; the job and its output are 'static.
+        unsafe { blocking::spawn_blocking_on(shared, std::ptr::null(), job) }
+    })
 }
 
 /// Yields to the scheduler: every other task ready on this worker runs before

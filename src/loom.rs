@@ -16,12 +16,21 @@ pub(crate) use loom_impl::*;
 #[cfg(not(paddock_loom))]
 mod std_impl {
     pub(crate) mod sync {
-        pub(crate) use parking_lot::{Condvar, Mutex};
+        pub(crate) use parking_lot::{Condvar, Mutex, MutexGuard};
         pub(crate) use std::sync::Arc;
+
+        /// Waits on `condvar` for at most `timeout`; true if it timed out.
+        pub(crate) fn wait_for<T>(
+            condvar: &Condvar,
+            guard: &mut MutexGuard<'_, T>,
+            timeout: std::time::Duration,
+        ) -> bool {
+            condvar.wait_for(guard, timeout).timed_out()
+        }
 
         pub(crate) mod atomic {
             pub(crate) use std::sync::atomic::{
-                fence, AtomicBool, AtomicPtr, AtomicUsize, Ordering,
+                fence, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering,
             };
         }
     }
@@ -62,7 +71,7 @@ mod loom_impl {
 
         pub(crate) mod atomic {
             pub(crate) use loom::sync::atomic::{
-                fence, AtomicBool, AtomicPtr, AtomicUsize, Ordering,
+                fence, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering,
             };
         }
 
@@ -94,6 +103,16 @@ mod loom_impl {
             fn deref_mut(&mut self) -> &mut T {
                 self.0.as_mut().unwrap()
             }
+        }
+
+        /// loom never times out a wait: a model explores the wake-ups.
+        pub(crate) fn wait_for<T>(
+            condvar: &Condvar,
+            guard: &mut MutexGuard<'_, T>,
+            _timeout: std::time::Duration,
+        ) -> bool {
+            condvar.wait(guard);
+            false
         }
 
         #[derive(Debug)]
@@ -145,6 +164,10 @@ mod loom_impl {
 
         pub(crate) fn is_completed(&self) -> bool {
             self.0.get()
+        }
+
+        pub(crate) fn spin(&self) {
+            self.snooze();
         }
     }
 }

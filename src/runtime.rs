@@ -4,16 +4,25 @@ use std::fmt;
 use std::future::Future;
 use std::io;
 use std::sync::OnceLock;
+use std::time::Duration;
 
+use crate::blocking::spawn_blocking_on;
 use crate::loom::sync::Arc;
-use crate::loom::thread;
-use crate::scheduler::{self, Reason, Shared};
+use crate::metrics::RuntimeMetrics;
+use crate::scheduler::{self, Reason, Shared, ThreadConfig};
 use crate::scope::{run_scope, Scope};
 use crate::task::{self, JoinHandle, Notified};
 
 /// Worker stacks are large because a blocked worker runs other tasks on top
 /// of its own frame: 200 nested scopes inside tasks must fit.
 const DEFAULT_STACK_SIZE: usize = 16 * 1024 * 1024;
+
+/// Threads beyond the workers: for blocking jobs, and for the work of a
+/// worker whose thread waits (tokio's default cap for blocking threads).
+const DEFAULT_MAX_BLOCKING_THREADS: usize = 512;
+
+/// How long a thread with nothing to do waits for work before it exits.
+const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(10);
 
 /// The environment variable that sizes the global runtime.
 const WORKER_THREADS_ENV: &str = "PADDOCK_WORKER_THREADS";
@@ -44,7 +53,6 @@ const WORKER_THREADS_ENV: &str = "PADDOCK_WORKER_THREADS";
 /// ```
 pub struct Runtime {
     shared: Arc<Shared>,
-    threads: Vec<thread::JoinHandle<()>>,
 }
 
 impl Runtime {
@@ -168,6 +176,240 @@ impl Runtime {
     }
 }
 
+impl Runtime {
+    /// Runs `job` on a thread of the runtime's blocking pool, never on a
+    /// worker, and returns a handle to its output. For blocking calls
+    /// (`std::fs`, a DNS lookup, a C library that sleeps) that would
+    /// otherwise hold up a worker; see [`Scope::spawn_blocking`] for the
+    /// form that borrows.
+    ///
+    /// Threads start on demand, up to
+    /// [`Builder::max_blocking_threads`], and exit after
+    /// [`Builder::thread_keep_alive`] idle. [`JoinHandle::abort`] cancels a
+    /// job that has not started; a job that has started runs to its end.
+    /// Dropping the runtime cancels the jobs that have not started and waits
+    /// for those that have.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = paddock::Runtime::builder().worker_threads(1).build()?;
+    /// let handle = rt.spawn_blocking(|| std::fs::metadata(".").map(|m| m.is_dir()));
+    /// assert!(handle.join().unwrap()?);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn spawn_blocking<F, T>(&self, job: F) -> JoinHandle<'static, T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        // SAFETY: no scope; the job and its output are 'static.
+        unsafe { spawn_blocking_on(&self.shared, std::ptr::null(), job) }
+    }
+
+    /// A handle to this runtime, to spawn on it or enter it from elsewhere.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = paddock::Runtime::builder().worker_threads(1).build()?;
+    /// let handle = rt.handle();
+    /// let answer = std::thread::spawn(move || handle.block_on(async { 6 * 7 })).join().unwrap();
+    /// assert_eq!(answer, 42);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn handle(&self) -> Handle {
+        Handle {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// The runtime's counters; see [`RuntimeMetrics`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = paddock::Runtime::builder().worker_threads(2).build()?;
+    /// assert_eq!(rt.metrics().num_workers(), 2);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn metrics(&self) -> RuntimeMetrics {
+        RuntimeMetrics::new(self.shared.clone())
+    }
+}
+
+/// A cheap, clonable handle to a [`Runtime`], to spawn on it, block on it
+/// or open scopes on it from anywhere.
+///
+/// A handle does not keep the runtime's threads alive: once the runtime is
+/// dropped, what a handle spawns is cancelled at once (its `JoinHandle`
+/// reports [`is_cancelled`](crate::JoinError::is_cancelled)), as on any
+/// runtime that has shut down.
+///
+/// # Examples
+///
+/// ```
+/// let rt = paddock::Runtime::builder().worker_threads(2).build()?;
+/// let handle = rt.handle();
+/// let from_a_thread = std::thread::spawn(move || {
+///     let words = vec!["borrowed", "by", "tasks"];
+///     handle.scope(|s| {
+///         let lens: Vec<_> = words.iter().map(|w| s.spawn(async move { w.len() })).collect();
+///         lens.into_iter().map(|h| h.join().unwrap()).sum::<usize>()
+///     })
+/// });
+/// assert_eq!(from_a_thread.join().unwrap(), 15);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Handle {
+    shared: Arc<Shared>,
+}
+
+impl Handle {
+    /// The handle of the current runtime: inside a task, the task's own
+    /// runtime; inside [`Runtime::block_on`] or [`Runtime::scope`], that
+    /// runtime; on a thread of a runtime, that one.
+    ///
+    /// # Panics
+    ///
+    /// Outside every runtime. The global runtime is not built for it: use
+    /// [`try_current`](Self::try_current) to check.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = paddock::Runtime::builder().worker_threads(1).build()?;
+    /// let workers = rt.block_on(async { paddock::Handle::current().metrics().num_workers() });
+    /// assert_eq!(workers, 1);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[track_caller]
+    pub fn current() -> Handle {
+        match Handle::try_current() {
+            Some(handle) => handle,
+            None => panic!(
+                "paddock::Handle::current() called outside of any paddock runtime \
+                 (no task, block_on or scope of one is running on this thread)"
+            ),
+        }
+    }
+
+    /// The handle of the current runtime (see [`current`](Self::current)),
+    /// or `None` outside every runtime. Never builds the global runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(paddock::Handle::try_current().is_none());
+    /// let rt = paddock::Runtime::builder().worker_threads(1).build()?;
+    /// assert!(rt.block_on(async { paddock::Handle::try_current().is_some() }));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn try_current() -> Option<Handle> {
+        scheduler::with_current_runtime(|shared| {
+            shared.map(|shared| Handle {
+                shared: shared.clone(),
+            })
+        })
+    }
+
+    /// Spawns a detached `'static` task; see [`Runtime::spawn`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = paddock::Runtime::builder().worker_threads(1).build()?;
+    /// let handle = rt.handle();
+    /// assert_eq!(handle.spawn(async { 1 }).join().unwrap(), 1);
+    /// drop(rt);
+    /// // The runtime is gone: what the handle spawns now is cancelled.
+    /// assert!(handle.spawn(async { 1 }).join().unwrap_err().is_cancelled());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<'static, F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        spawn_on(&self.shared, future)
+    }
+
+    /// Runs a blocking job; see [`Runtime::spawn_blocking`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = paddock::Runtime::builder().worker_threads(1).build()?;
+    /// let handle = rt.handle();
+    /// assert_eq!(handle.spawn_blocking(|| 2 + 2).join().unwrap(), 4);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn spawn_blocking<F, T>(&self, job: F) -> JoinHandle<'static, T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        // SAFETY: no scope; the job and its output are 'static.
+        unsafe { spawn_blocking_on(&self.shared, std::ptr::null(), job) }
+    }
+
+    /// Runs `future` to completion on the calling thread; see
+    /// [`Runtime::block_on`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = paddock::Runtime::builder().worker_threads(1).build()?;
+    /// assert_eq!(rt.handle().block_on(async { 3 }), 3);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        scheduler::block_on(&self.shared, future)
+    }
+
+    /// Opens a scope on the runtime; see [`Runtime::scope`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = paddock::Runtime::builder().worker_threads(1).build()?;
+    /// let mut total = 0;
+    /// rt.handle().scope(|s| {
+    ///     s.spawn(async { total += 5 });
+    /// });
+    /// assert_eq!(total, 5);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn scope<'env, F, R>(&self, f: F) -> R
+    where
+        F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> R,
+    {
+        run_scope(&self.shared, f)
+    }
+
+    /// The runtime's counters; see [`RuntimeMetrics`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = paddock::Runtime::builder().worker_threads(2).build()?;
+    /// assert_eq!(rt.handle().metrics().num_workers(), 2);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn metrics(&self) -> RuntimeMetrics {
+        RuntimeMetrics::new(self.shared.clone())
+    }
+}
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handle")
+            .field("num_workers", &self.shared.num_workers())
+            .finish()
+    }
+}
+
 /// Spawns a `'static` task on `shared`.
 pub(crate) fn spawn_on<F>(shared: &Arc<Shared>, future: F) -> JoinHandle<'static, F::Output>
 where
@@ -191,17 +433,14 @@ where
 
 impl Drop for Runtime {
     fn drop(&mut self) {
-        self.shared.shut_down();
-        let on_own_worker = scheduler::with_current_of(&self.shared, |cx| cx.is_some());
-        if on_own_worker {
-            // Joining would wait for this very thread: let the workers exit
-            // by themselves instead.
+        self.shared.begin_shutdown();
+        let on_own_thread = scheduler::with_thread_of(&self.shared, |cx| cx.is_some());
+        if on_own_thread {
+            // Joining would wait for this very thread: the threads exit by
+            // themselves once this one is idle too.
             return;
         }
-        for thread in self.threads.drain(..) {
-            // A worker only panics through a bug in paddock, and then aborts.
-            let _ = thread.join();
-        }
+        self.shared.join_threads();
     }
 }
 
@@ -231,6 +470,10 @@ pub struct Builder {
     worker_threads: Option<usize>,
     thread_name: Box<dyn Fn(usize) -> String + Send + Sync>,
     stack_size: usize,
+    max_blocking_threads: usize,
+    keep_alive: Duration,
+    on_thread_start: Option<Box<dyn Fn() + Send + Sync>>,
+    on_thread_stop: Option<Box<dyn Fn() + Send + Sync>>,
 }
 
 impl Default for Builder {
@@ -239,6 +482,10 @@ impl Default for Builder {
             worker_threads: None,
             thread_name: Box::new(|index| format!("paddock-worker-{index}")),
             stack_size: DEFAULT_STACK_SIZE,
+            max_blocking_threads: DEFAULT_MAX_BLOCKING_THREADS,
+            keep_alive: DEFAULT_KEEP_ALIVE,
+            on_thread_start: None,
+            on_thread_stop: None,
         }
     }
 }
@@ -303,6 +550,110 @@ impl Builder {
         self
     }
 
+    /// Caps the threads the runtime starts beyond its workers (default 512,
+    /// as tokio's blocking pool). They run blocking jobs
+    /// ([`Scope::spawn_blocking`](crate::Scope::spawn_blocking)), and they
+    /// take over the worker role of a thread whose task blocks in a wait
+    /// (`scope`, `join`, `block_on`), so that the workers keep running
+    /// while it waits.
+    ///
+    /// At the cap, a job waits for a thread to come free, and a thread that
+    /// blocks keeps its worker role: it runs only work that its wait
+    /// depends on until its wait ends or a thread comes free. Concurrency
+    /// drops meanwhile; a program that needs more threads than the cap blocked
+    /// at once, each waiting for work that only another worker would run,
+    /// waits until one of them returns.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = paddock::Runtime::builder().worker_threads(1).max_blocking_threads(4).build()?;
+    /// let inner = rt.block_on(async { paddock::scope(|s| s.spawn(async { 7 }).join().unwrap()) });
+    /// assert_eq!(inner, 7);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn max_blocking_threads(mut self, count: usize) -> Self {
+        self.max_blocking_threads = count;
+        self
+    }
+
+    /// How long a thread beyond the workers waits for work before it exits
+    /// (default 10 s).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let rt = paddock::Runtime::builder()
+    ///     .worker_threads(1)
+    ///     .thread_keep_alive(Duration::from_millis(100))
+    ///     .build()?;
+    /// assert_eq!(rt.block_on(async { 1 }), 1);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn thread_keep_alive(mut self, keep_alive: Duration) -> Self {
+        self.keep_alive = keep_alive;
+        self
+    }
+
+    /// Runs `hook` on every thread the runtime starts, workers and blocking
+    /// threads alike, before it runs anything else: to pin the thread to a
+    /// core, to set up thread-locals, or to enter another runtime's context
+    /// (say, a tokio runtime's, so that tokio-based crates find a reactor
+    /// without wrapping each future in `async_compat::Compat`). A panic in
+    /// the hook is caught and dropped; the thread goes on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// let started = Arc::new(AtomicUsize::new(0));
+    /// let counter = started.clone();
+    /// let rt = paddock::Runtime::builder()
+    ///     .worker_threads(2)
+    ///     .on_thread_start(move || {
+    ///         counter.fetch_add(1, Ordering::SeqCst);
+    ///     })
+    ///     .build()?;
+    /// rt.block_on(async {});
+    /// drop(rt);
+    /// assert!(started.load(Ordering::SeqCst) >= 2);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn on_thread_start(mut self, hook: impl Fn() + Send + Sync + 'static) -> Self {
+        self.on_thread_start = Some(Box::new(hook));
+        self
+    }
+
+    /// Runs `hook` on every thread the runtime started, as its last act
+    /// before it exits. A panic in the hook is caught and dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// let stopped = Arc::new(AtomicUsize::new(0));
+    /// let counter = stopped.clone();
+    /// let rt = paddock::Runtime::builder()
+    ///     .worker_threads(2)
+    ///     .on_thread_stop(move || {
+    ///         counter.fetch_add(1, Ordering::SeqCst);
+    ///     })
+    ///     .build()?;
+    /// drop(rt);
+    /// assert_eq!(stopped.load(Ordering::SeqCst), 2);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn on_thread_stop(mut self, hook: impl Fn() + Send + Sync + 'static) -> Self {
+        self.on_thread_stop = Some(Box::new(hook));
+        self
+    }
+
     /// Starts the worker threads.
     ///
     /// # Errors
@@ -327,33 +678,17 @@ impl Builder {
                 "paddock: a runtime needs at least one worker thread, got 0",
             ));
         }
-        let (shared, locals) = Shared::new(workers);
-        let mut runtime = Runtime {
-            shared,
-            threads: Vec::with_capacity(workers),
+        let config = ThreadConfig {
+            name: self.thread_name,
+            stack_size: self.stack_size,
+            keep_alive: self.keep_alive,
+            max_blocking_threads: self.max_blocking_threads,
+            on_start: self.on_thread_start,
+            on_stop: self.on_thread_stop,
         };
-        for (index, local) in locals.into_iter().enumerate() {
-            let shared = runtime.shared.clone();
-            runtime.shared.worker_started();
-            let spawned = thread::Builder::new()
-                .name((self.thread_name)(index))
-                .stack_size(self.stack_size)
-                .spawn(move || scheduler::run_worker(shared, index, local));
-            match spawned {
-                Ok(thread) => runtime.threads.push(thread),
-                Err(error) => {
-                    // The closure (and its `Arc`) was dropped with the error,
-                    // so this worker never counts itself out.
-                    runtime.shared.worker_exited();
-                    drop(runtime);
-                    return Err(io::Error::new(
-                        error.kind(),
-                        format!("paddock: could not spawn worker thread {index}: {error}"),
-                    ));
-                }
-            }
-        }
-        Ok(runtime)
+        Ok(Runtime {
+            shared: Shared::start(workers, config)?,
+        })
     }
 }
 
@@ -369,7 +704,7 @@ impl fmt::Debug for Builder {
 /// Runs `f` with the runtime of this thread for the free functions: the
 /// entered or current worker's runtime, else the global one.
 pub(crate) fn with_current<R>(f: impl FnOnce(&Arc<Shared>) -> R) -> R {
-    scheduler::with_current(|shared| match shared {
+    scheduler::with_current_runtime(|shared| match shared {
         Some(shared) => f(shared),
         None => f(&global().shared),
     })

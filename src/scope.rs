@@ -22,10 +22,15 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::panic::{self, AssertUnwindSafe};
 
-use crate::loom::sync::atomic::{AtomicUsize, Ordering::*};
+use std::ptr::NonNull;
+
+use crate::blocking::spawn_blocking_on;
+use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
 use crate::loom::sync::{Arc, Mutex};
-use crate::scheduler::{enter, Reason, Shared, Waiter};
-use crate::task::{allocate, drop_panic_payload, JoinHandle, Notified};
+use crate::scheduler::{self, current_task, enter_runtime, Reason, Shared};
+use crate::task::{
+    allocate, cancel_all, drop_panic_payload, Header, JoinHandle, Notified, TaskList,
+};
 
 /// A scope to spawn tasks that may borrow data from outside it.
 ///
@@ -55,15 +60,87 @@ pub struct Scope<'scope, 'env: 'scope> {
     env: PhantomData<&'env mut &'env ()>,
 }
 
+/// Who waits for a scope, and so how to wake it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Waiter {
+    /// A thread of the scope's runtime, parked on its slot's parker.
+    Slot(usize),
+    /// Any other thread, on the runtime's condition variable for outsiders.
+    External,
+}
+
+/// A pointer to the task that opened a scope.
+struct Parent(Option<NonNull<Header>>);
+
+// SAFETY: the pointer is only compared, and followed by `scheduler::wait`
+// under the conditions it documents, to read fields that never change after
+// the task is allocated; sharing it between threads shares nothing else.
+unsafe impl Send for Parent {}
+// SAFETY: as above.
+unsafe impl Sync for Parent {}
+
 /// The part of a scope that its tasks point to.
 pub(crate) struct ScopeState {
     pending: AtomicUsize,
     waiter: Waiter,
+    /// The task whose poll opened the scope, if any: the scope's place in
+    /// the tree of tasks that waits walk (see `scheduler::wait`).
+    parent: Parent,
     /// The first panic of a task whose handle was dropped unread.
     panic: Mutex<Option<Box<dyn Any + Send>>>,
+    /// Set by `Scope::cancel`, under `waiting`'s lock.
+    cancelled: AtomicBool,
+    /// The scope's tasks that have returned `Pending` at least once and not
+    /// completed: those that `cancel` must reach, since they may wait for a
+    /// wake-up that never comes. A task that never waited is queued or
+    /// running, and sees `cancelled` when it is next polled.
+    waiting: Mutex<TaskList>,
 }
 
 impl ScopeState {
+    pub(crate) fn is_cancelled(&self) -> bool {
+        // Relaxed: the flag orders nothing. A poll that misses a concurrent
+        // `cancel` lists its task under the lock below, which sees it; a
+        // task spawned after `cancel` is queued, and polled, after it.
+        self.cancelled.load(Relaxed)
+    }
+
+    /// Lists a task of this scope that returned `Pending`, unless the scope
+    /// was cancelled (then returns false).
+    ///
+    /// # Safety
+    ///
+    /// `task` is a task of this scope, not listed, whose `RUNNING` the
+    /// caller holds.
+    pub(crate) unsafe fn list(&self, task: NonNull<Header>) -> bool {
+        let mut waiting = self.waiting.lock();
+        if self.cancelled.load(Relaxed) {
+            return false;
+        }
+        // SAFETY: the lock is held; the task is alive and on no list.
+        unsafe { waiting.push_front(task) };
+        // SAFETY: the caller holds RUNNING, which owns `listed`.
+        unsafe { task.as_ref() }
+            .listed
+            .with_mut(|listed| unsafe { *listed = true });
+        true
+    }
+
+    /// Takes a completing task off the list.
+    ///
+    /// # Safety
+    ///
+    /// `task` is listed here, and the caller holds its `RUNNING`.
+    pub(crate) unsafe fn unlist(&self, task: NonNull<Header>) {
+        let mut waiting = self.waiting.lock();
+        // SAFETY: the lock is held; the task is listed.
+        unsafe { waiting.remove(task) };
+        // SAFETY: the caller holds RUNNING, which owns `listed`.
+        unsafe { task.as_ref() }
+            .listed
+            .with_mut(|listed| unsafe { *listed = false });
+    }
+
     /// Counts one task of this scope done: the caller's last access to it.
     ///
     /// # Safety
@@ -79,8 +156,16 @@ impl ScopeState {
         // output) to the owner's Acquire check. From here on the scope may be
         // gone: only `waiter` (copied) and `shared` (not the scope's) are used.
         if state.pending.fetch_sub(1, Release) == 1 {
-            shared.wake_scope_waiter(waiter);
+            shared.wake_waiter(waiter);
         }
+    }
+
+    pub(crate) fn waiter(&self) -> Waiter {
+        self.waiter
+    }
+
+    pub(crate) fn parent(&self) -> Option<NonNull<Header>> {
+        self.parent.0
     }
 
     /// Keeps `payload` if it is the first unobserved panic; drops it otherwise.
@@ -97,7 +182,7 @@ impl ScopeState {
         }
     }
 
-    fn is_done(&self) -> bool {
+    pub(crate) fn is_done(&self) -> bool {
         self.pending.load(Acquire) == 0
     }
 }
@@ -146,6 +231,97 @@ impl<'scope, 'env> Scope<'scope, 'env> {
     }
 }
 
+impl<'scope, 'env> Scope<'scope, 'env> {
+    /// Runs `job` on a thread of the runtime's blocking pool, never on a
+    /// worker; it may borrow anything that outlives the scope, like a task.
+    /// No other runtime offers blocking work that borrows from the caller's
+    /// stack: the scope's join is what makes it sound.
+    ///
+    /// The handle is the same [`JoinHandle`] as a task's: await it from a
+    /// task, [`join`](JoinHandle::join) it, or drop it (the scope waits for
+    /// the job either way, and re-raises its panic if nobody looked).
+    /// [`abort`](JoinHandle::abort) cancels a job that has not started; a
+    /// job that has started runs to its end, since a thread cannot be
+    /// interrupted. See [`Runtime::spawn_blocking`](crate::Runtime::spawn_blocking)
+    /// for the pool's limits.
+    ///
+    /// # Examples
+    ///
+    /// File reads with `std::fs`, borrowing the paths from the caller:
+    ///
+    /// ```
+    /// let dir = std::env::temp_dir().join(format!("paddock-doc-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir)?;
+    /// let paths: Vec<_> = (0..3).map(|i| dir.join(format!("{i}.txt"))).collect();
+    /// for (i, path) in paths.iter().enumerate() {
+    ///     std::fs::write(path, "x".repeat(i))?;
+    /// }
+    /// let sizes = paddock::scope(|s| {
+    ///     let reads: Vec<_> = paths.iter().map(|path| s.spawn_blocking(move || std::fs::read(path))).collect();
+    ///     reads.into_iter().map(|read| read.join().unwrap().map(|bytes| bytes.len())).collect::<Result<Vec<_>, _>>()
+    /// })?;
+    /// assert_eq!(sizes, [0, 1, 2]);
+    /// std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn spawn_blocking<F, T>(&'scope self, job: F) -> JoinHandle<'scope, T>
+    where
+        F: FnOnce() -> T + Send + 'scope,
+        T: Send + 'scope,
+    {
+        // Relaxed: as in `spawn`.
+        self.state.pending.fetch_add(1, Relaxed);
+        // SAFETY: as in `spawn`: the scope waits for the job's completion,
+        // and the job and its output borrow only what outlives 'scope.
+        unsafe { spawn_blocking_on(self.shared, &self.state, job) }
+    }
+
+    /// Cancels every task of the scope that has not finished: a task that
+    /// waits has its future dropped now, on this thread; a task that is
+    /// running, when its poll returns; a task that is queued, instead of its
+    /// next poll. Tasks spawned on the scope afterwards start cancelled.
+    /// Blocking jobs that have started run to their end.
+    ///
+    /// The scope still waits for every future to be dropped before it
+    /// returns the closure's value; handles of cancelled tasks report
+    /// [`is_cancelled`](crate::JoinError::is_cancelled).
+    ///
+    /// # Examples
+    ///
+    /// The first error cancels the rest:
+    ///
+    /// ```
+    /// use std::sync::Mutex;
+    ///
+    /// let first_error = Mutex::new(None);
+    /// paddock::scope(|s| {
+    ///     for i in 0..8 {
+    ///         let first_error = &first_error;
+    ///         s.spawn(async move {
+    ///             if i == 3 {
+    ///                 first_error.lock().unwrap().get_or_insert(format!("task {i} failed"));
+    ///                 s.cancel();
+    ///             } else {
+    ///                 // Work that would go on for ever.
+    ///                 std::future::pending::<()>().await;
+    ///             }
+    ///         });
+    ///     }
+    /// });
+    /// assert_eq!(first_error.into_inner().unwrap().as_deref(), Some("task 3 failed"));
+    /// ```
+    pub fn cancel(&self) {
+        let waiting = {
+            let mut waiting = self.state.waiting.lock();
+            self.state.cancelled.store(true, Relaxed);
+            // SAFETY: the lock is held. The tasks stay listed: each takes
+            // itself off as it completes.
+            unsafe { waiting.referenced(false) }
+        };
+        cancel_all(waiting);
+    }
+}
+
 impl fmt::Debug for Scope<'_, '_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Scope")
@@ -160,26 +336,26 @@ pub(crate) fn run_scope<'env, F, R>(shared: &Arc<Shared>, f: F) -> R
 where
     F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> R,
 {
-    let waiter = shared.current_waiter();
     let scope = Scope {
         state: ScopeState {
             pending: AtomicUsize::new(0),
-            waiter,
+            waiter: shared.current_waiter(),
+            parent: Parent(NonNull::new(current_task().cast_mut())),
             panic: Mutex::new(None),
+            cancelled: AtomicBool::new(false),
+            waiting: Mutex::new(TaskList::new()),
         },
         shared,
         scope: PhantomData,
         env: PhantomData,
     };
-    let run_closure = || panic::catch_unwind(AssertUnwindSafe(|| f(&scope)));
-    let result = match waiter {
-        Waiter::Worker(_) => run_closure(),
-        Waiter::External => enter(shared, run_closure),
-    };
+    let result = enter_runtime(shared, || {
+        panic::catch_unwind(AssertUnwindSafe(|| f(&scope)))
+    });
     // Invariant 4: the wait happens on every path, the closure's panic
-    // included, and it cannot itself unwind: tasks run by a helping worker
+    // included, and it cannot itself unwind: tasks run by a waiting frame
     // catch their own panics.
-    shared.wait_as(waiter, || scope.state.is_done());
+    scheduler::wait_scope(shared, &scope.state);
     let task_panic = scope.state.panic.lock().take();
     match result {
         Err(closure_panic) => {

@@ -134,3 +134,30 @@ fn outside_pushes_race_each_other_and_the_worker() {
         }
     });
 }
+
+/// Two workers, and two tasks spawned from outside that each block their
+/// worker until both have started (a barrier, as `every_worker_runs_at_once`
+/// in the integration tests): whichever worker takes the first task, and
+/// however many it takes in one batch, the other must be woken to run the
+/// second. A lost wake-up leaves both tasks (and loom) waiting.
+#[test]
+fn every_worker_is_woken_for_blocking_tasks() {
+    model(|| {
+        let rt = runtime(2);
+        let arrived = loom::sync::Arc::new((loom::sync::Mutex::new(0), loom::sync::Condvar::new()));
+        rt.scope(|s| {
+            for _ in 0..2 {
+                let arrived = arrived.clone();
+                drop(s.spawn(async move {
+                    let (count, all_here) = &*arrived;
+                    let mut count = count.lock().unwrap();
+                    *count += 1;
+                    all_here.notify_all();
+                    while *count < 2 {
+                        count = all_here.wait(count).unwrap();
+                    }
+                }));
+            }
+        });
+    });
+}

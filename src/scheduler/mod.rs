@@ -1,41 +1,60 @@
-//! The scheduler: run queues, worker threads, sleeping, and blocking waits.
+//! The scheduler: cores and their run queues, the threads that hold them,
+//! sleeping, and blocking waits.
 //!
-//! - `queue`: workers' local queues, over crossbeam-deque (and a loom model).
+//! - `core`: a worker's role and its queues, in the main loop's order and in
+//!   a waiting frame's.
+//! - `queue`: local queues over crossbeam-deque (and a loom model).
 //! - `inject`: the shared queue for tasks from outside the pool.
-//! - `worker`: worker threads, finding and running tasks, helping while blocked.
-//! - `sleep`: parking idle threads without losing wake-ups.
+//! - `worker`: the body of every runtime thread.
+//! - `pool`: threads, and how cores and blocking jobs move between them.
+//! - `idle`: how idle workers sleep and are woken.
+//! - `wait`: blocking waits, and who may run what while a frame waits.
+//! - `park`: blocking a thread until another wakes it.
 //! - `owned`: the list of `'static` tasks that shutdown cancels.
-//! - `block_on`: driving a future on the calling thread.
-//! - `context`: which worker, or which entered runtime, this thread has.
+//! - `context`: what this thread is to paddock.
+//! - `metrics`: per-core counters.
+//!
+//! Tasks reach the scheduler through `Shared::schedule` (queue a runnable
+//! task), `Shared::wake_waiter` (a scope's last task is done) and the
+//! `owned` list; nothing else in `task/` knows how it is run.
 
-mod block_on;
 mod context;
+mod core;
+mod idle;
 mod inject;
+mod metrics;
 mod owned;
+mod park;
+mod pool;
 mod queue;
-mod sleep;
+mod wait;
 mod worker;
 
-use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
+use std::io;
+
+use crate::loom::sync::atomic::{AtomicBool, Ordering::*};
 use crate::loom::sync::Arc;
+use crate::scope::Waiter;
 use crate::task::Notified;
 
-pub(crate) use block_on::{block_on, wait_until};
-pub(crate) use context::{enter, with_current, with_current_of};
-pub(crate) use queue::{LocalQueue, Pair};
+pub(crate) use context::{current_task, enter_runtime, with_current_runtime, with_thread_of};
+pub(crate) use metrics::Metrics;
+pub(crate) use pool::ThreadConfig;
+pub(crate) use wait::{block_on, wait_scope, wait_task};
 
-pub(crate) use worker::run as run_worker;
-
+use self::core::Core;
+use idle::Idle;
 use inject::Injector;
 use owned::OwnedTasks;
-use queue::Stealer;
-use sleep::Sleep;
+use park::{External, Parker};
+use pool::{IdleView, Pool};
+use queue::{Queues, Stealer};
 
-/// Why a task is being queued, which decides where it goes on a worker.
+/// Why a task is being queued, which decides where it goes on a core.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Reason {
-    /// A new task: straight to the stealable `ready` queue, so an idle worker
-    /// can take it even if its spawner goes on to block or to compute.
+    /// A new task: to the stealable `spawned` queue, so an idle worker can
+    /// take it even if its spawner goes on to block or to compute.
     Spawned,
     /// Woken by another task or a reactor: to the LIFO slot, to run next.
     Woken,
@@ -43,86 +62,153 @@ pub(crate) enum Reason {
     Yielded,
 }
 
-/// Who is blocked waiting for a scope, and so how to wake it.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Waiter {
-    /// Worker `index` of the scope's runtime, running tasks while it waits.
-    Worker(usize),
-    /// A thread outside the pool, parked on the runtime's external condvar.
-    External,
-}
-
-/// State shared by a runtime's handle, its workers and its tasks.
+/// State shared by a runtime's handle, its threads and its tasks.
 pub(crate) struct Shared {
     injector: Injector,
-    stealers: Box<[Pair<Stealer<Notified>>]>,
-    sleep: Sleep,
+    stealers: Box<[Queues<Stealer<Notified>>]>,
+    idle: Idle,
+    pool: Pool,
+    /// One per thread slot (`pool`): where runtime threads park.
+    parkers: Box<[Parker]>,
+    /// Where threads outside the pool wait for the runtime's scopes.
+    external: External,
     pub(crate) owned: OwnedTasks,
     shut_down: AtomicBool,
-    live_workers: AtomicUsize,
+    pub(crate) metrics: Metrics,
 }
 
 impl Shared {
-    /// A runtime for `workers` threads, and the local queues each will own.
-    pub(crate) fn new(workers: usize) -> (Arc<Shared>, Vec<Pair<LocalQueue<Notified>>>) {
-        let locals: Vec<_> = (0..workers).map(|_| Pair::new()).collect();
-        let shared = Shared {
+    /// Starts a runtime with `workers` cores, one thread for each.
+    pub(crate) fn start(workers: usize, config: ThreadConfig) -> io::Result<Arc<Shared>> {
+        let queues: Vec<_> = (0..workers).map(|_| Queues::new()).collect();
+        let pool = Pool::new(config, workers);
+        let shared = Arc::new(Shared {
             injector: Injector::new(),
-            stealers: locals.iter().map(Pair::stealers).collect(),
-            sleep: Sleep::new(workers),
+            stealers: queues.iter().map(Queues::stealers).collect(),
+            idle: Idle::new(workers),
+            parkers: (0..pool.max_threads()).map(|_| Parker::new()).collect(),
+            pool,
+            external: External::new(),
             owned: OwnedTasks::new(workers),
             shut_down: AtomicBool::new(false),
-            live_workers: AtomicUsize::new(0),
-        };
-        (Arc::new(shared), locals)
+            metrics: Metrics::new(workers),
+        });
+        for (index, queues) in queues.into_iter().enumerate() {
+            let core = Box::new(Core::new(index, queues));
+            if let Err(error) = Pool::start_thread(&shared, Some(core)) {
+                shared.begin_shutdown();
+                shared.pool.join_all();
+                return Err(io::Error::new(
+                    error.kind(),
+                    format!("paddock: could not spawn worker thread {index}: {error}"),
+                ));
+            }
+        }
+        Ok(shared)
     }
 
     pub(crate) fn num_workers(&self) -> usize {
         self.stealers.len()
     }
 
-    /// Queues a runnable task: on this thread's worker if it is one of ours,
-    /// else on the injector.
+    /// Queues a runnable task: on this thread's core if it holds one of this
+    /// runtime's, else on the injector.
     ///
     /// The caller keeps `self` alive through the call (a runtime handle, or a
     /// reference to a task of this runtime that outlives the push).
     pub(crate) fn schedule(&self, task: Notified, reason: Reason) {
-        with_current_of(self, |cx| match cx {
-            Some(cx) => cx.push(task, reason),
-            None => match self.injector.push(task) {
-                Ok(()) => self.sleep.notify_one(),
-                // The workers are gone: dropping the entry cancels the task
-                // (on this thread) instead of stranding it on the injector,
-                // where it would keep itself and the runtime alive forever.
-                Err(refused) => drop(refused),
-            },
+        with_thread_of(self, |cx| {
+            let core = cx.map(|cx| cx.core.borrow());
+            match core.as_ref().and_then(|core| core.as_deref()) {
+                Some(core) => core.push(self, task, reason),
+                None => match self.injector.push(task) {
+                    Ok(()) => {
+                        self.notify_work();
+                        self.wake_starved();
+                    }
+                    // The runtime has exited: dropping the entry cancels the
+                    // task (on this thread) instead of stranding it on the
+                    // injector, where it would keep itself and the runtime
+                    // alive forever.
+                    Err(refused) => drop(refused),
+                },
+            }
         });
     }
 
+    /// Queues a blocking job on the pool, which starts a thread for it if
+    /// none is idle and the cap allows. Once the runtime has exited, the job
+    /// is cancelled instead.
+    pub(crate) fn submit_blocking(self: &Arc<Self>, job: Notified) {
+        if let Err(refused) = Pool::push_job(self, job) {
+            drop(refused);
+        }
+    }
+
+    pub(crate) fn global_queue_depth(&self) -> usize {
+        self.injector.depth()
+    }
+
+    #[track_caller]
+    pub(crate) fn core_counters(&self, index: usize) -> metrics::CoreSnapshot {
+        self.metrics.snapshot(index)
+    }
+
+    #[track_caller]
+    pub(crate) fn local_queue_depth(&self, index: usize) -> usize {
+        // The snapshot checks the index, with the same message.
+        let _ = self.metrics.snapshot(index);
+        self.stealers[index].len()
+    }
+
+    /// Threads without a core, of which idle, and queued blocking jobs.
+    pub(crate) fn pool_counts(&self) -> (usize, usize, usize) {
+        self.pool.counts(self.num_workers())
+    }
+
+    /// Counts a task spawned on this runtime by the calling thread.
+    pub(crate) fn count_spawn(&self) {
+        self.metrics.count_spawn(self.current_core());
+    }
+
+    /// Counts a task of this runtime completed by the calling thread.
+    pub(crate) fn count_completion(&self) {
+        self.metrics.count_completion(self.current_core());
+    }
+
+    /// The index of the core the calling thread holds, if it is one of this
+    /// runtime's.
+    fn current_core(&self) -> Option<usize> {
+        with_thread_of(self, |cx| {
+            cx.and_then(|cx| cx.core.borrow().as_ref().map(|core| core.index))
+        })
+    }
+
+    /// Wakes a sleeping worker for a task just queued, if one is needed
+    /// (see `idle`).
+    pub(crate) fn notify_work(&self) {
+        self.idle.notify_work(&self.parkers);
+    }
+
+    /// Wakes the frames that hold a core for want of a thread (`pool`): a
+    /// task just queued on the injector may be theirs to run.
+    fn wake_starved(&self) {
+        self.pool.wake_starved(&self.parkers);
+    }
+
     /// Wakes the thread waiting for a scope whose counter just reached zero.
-    pub(crate) fn wake_scope_waiter(&self, waiter: Waiter) {
+    pub(crate) fn wake_waiter(&self, waiter: Waiter) {
         match waiter {
-            Waiter::Worker(index) => self.sleep.unpark(index),
-            Waiter::External => self.sleep.notify_external(),
+            Waiter::Slot(slot) => self.parkers[slot].unpark(),
+            Waiter::External => self.external.notify_all(),
         }
     }
 
-    /// Blocks until `done` holds. `done` must become true only before a call
-    /// to `wake_scope_waiter(waiter)`.
-    pub(crate) fn wait_as(&self, waiter: Waiter, done: impl Fn() -> bool) {
-        match waiter {
-            Waiter::Worker(_) => with_current_of(self, |cx| {
-                cx.expect("a worker waiter waits on its own worker")
-                    .help_until(done)
-            }),
-            Waiter::External => self.sleep.wait_external(done),
-        }
-    }
-
-    /// How the calling thread would wait on this runtime.
+    /// How a thread waits on this runtime: on its slot's parker if it is one
+    /// of this runtime's threads, else with the threads outside the pool.
     pub(crate) fn current_waiter(&self) -> Waiter {
-        with_current_of(self, |cx| {
-            cx.map_or(Waiter::External, |cx| Waiter::Worker(cx.index))
+        with_thread_of(self, |cx| {
+            cx.map_or(Waiter::External, |cx| Waiter::Slot(cx.slot))
         })
     }
 
@@ -131,34 +217,62 @@ impl Shared {
     }
 
     pub(crate) fn is_shut_down(&self) -> bool {
-        // Acquire: pairs with the Release in `shut_down`; nothing else is
-        // published through it, so this is belt and braces.
+        // Acquire: pairs with the Release in `begin_shutdown`.
         self.shut_down.load(Acquire)
     }
 
-    /// Tells the workers to exit once they are back in their main loop.
-    pub(crate) fn shut_down(&self) {
+    /// Shuts the runtime down: cancels every `'static` task that is not
+    /// running (a running one is cancelled when its poll returns), and lets
+    /// the threads exit once none of them has anything left to do. Scoped
+    /// tasks are never cancelled: they run to the end, since a frame waits
+    /// for them (see `Runtime`'s docs).
+    pub(crate) fn begin_shutdown(&self) {
         self.shut_down.store(true, Release);
-        self.sleep.unpark_all();
+        self.owned.close_and_cancel_all();
+        // Every thread looks again, and the last one to go idle ends them.
+        for slot in self.idle.sleeper_slots() {
+            self.parkers[slot].unpark();
+        }
+        self.pool.wake_all_idle();
     }
 
-    pub(crate) fn worker_started(&self) {
-        // Relaxed: only counts; the last exit is decided by the AcqRel below.
-        self.live_workers.fetch_add(1, Relaxed);
+    /// Blocks until every thread of the runtime has exited.
+    pub(crate) fn join_threads(&self) {
+        self.pool.join_all();
     }
 
-    /// Returns true for the last worker to exit.
-    pub(crate) fn worker_exited(&self) -> bool {
-        // AcqRel: the last worker sees every other worker's exit (and the
-        // queue entries they dropped) before it cleans up.
-        self.live_workers.fetch_sub(1, AcqRel) == 1
+    /// Ends every thread if the runtime has shut down and no thread has
+    /// anything to do; called by each thread as it goes idle.
+    fn finish_if_quiescent(&self, pool: &mut IdleView<'_>) {
+        if pool.all_idle(self.idle.num_asleep()) && !self.has_work() {
+            self.pool.exit_all(pool);
+            // Every parker, not only the sleepers': a spurious wake-up costs
+            // a thread one look at its condition, and one missed here would
+            // keep `Runtime::drop` waiting for ever.
+            self.parkers.iter().for_each(Parker::unpark);
+        }
     }
 
-    /// Run by the last worker out: cancels every task still pending. Tasks
-    /// that the dropped futures wake land on the injector, drained last; those
-    /// they spawn are refused by the closed list and cancelled at birth.
+    fn finish_if_quiescent_from_worker(&self) {
+        self.pool
+            .with_idle_view(|pool| self.finish_if_quiescent(pool));
+    }
+
+    /// Run by the last thread out: cancels every task still queued. Tasks
+    /// that the dropped futures wake land on the injector, drained last;
+    /// those they spawn are refused by the closed list and cancelled at birth.
     fn cancel_remaining_tasks(&self) {
         self.owned.close_and_cancel_all();
         self.injector.close_and_drain();
+    }
+
+    /// Runs a thread hook; its panic is caught and dropped, since there is
+    /// no task or scope to send it to, and a runtime thread must not unwind.
+    fn run_hook(&self, hook: Option<&(dyn Fn() + Send + Sync)>) {
+        if let Some(hook) = hook {
+            if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(hook)) {
+                crate::task::drop_panic_payload(payload);
+            }
+        }
     }
 }

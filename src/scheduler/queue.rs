@@ -60,16 +60,30 @@ mod imp {
         pub(crate) fn is_empty(&self) -> bool {
             self.0.is_empty()
         }
+
+        pub(crate) fn len(&self) -> usize {
+            self.0.len()
+        }
     }
 
     impl<T> Stealer<T> {
-        /// Moves about half of the victim's tasks to `dest` and returns one.
+        /// Moves about half of the victim's tasks, oldest first, to `dest`
+        /// and returns the oldest.
         pub(crate) fn steal_into(&self, dest: &LocalQueue<T>) -> Option<T> {
             retry(|| self.0.steal_batch_and_pop(&dest.0))
         }
 
+        /// Takes the victim's oldest task.
+        pub(crate) fn steal_one(&self) -> Option<T> {
+            retry(|| self.0.steal())
+        }
+
         pub(crate) fn is_empty(&self) -> bool {
             self.0.is_empty()
+        }
+
+        pub(crate) fn len(&self) -> usize {
+            self.0.len()
         }
     }
 }
@@ -114,9 +128,21 @@ mod imp {
         pub(crate) fn is_empty(&self) -> bool {
             self.tasks.lock().is_empty()
         }
+
+        pub(crate) fn len(&self) -> usize {
+            self.tasks.lock().len()
+        }
     }
 
     impl<T> Stealer<T> {
+        pub(crate) fn steal_one(&self) -> Option<T> {
+            self.0.lock().pop_front()
+        }
+
+        pub(crate) fn len(&self) -> usize {
+            self.0.lock().len()
+        }
+
         pub(crate) fn steal_into(&self, dest: &LocalQueue<T>) -> Option<T> {
             if Arc::ptr_eq(&self.0, &dest.tasks) {
                 return dest.pop();
@@ -136,35 +162,44 @@ mod imp {
 
 pub(crate) use imp::{LocalQueue, Stealer};
 
-/// A worker's two queues, or the handles to steal from them.
-pub(crate) struct Pair<Q> {
-    /// Tasks spawned on the worker, batches it took from elsewhere, and tasks
-    /// displaced from its LIFO slot: LIFO for the owner, so a worker that
-    /// helps while it waits runs the newest, deepest work first and its stack
-    /// grows with the depth of nesting, not the number of tasks.
-    pub(crate) ready: Q,
-    /// Tasks that yielded: FIFO, behind everything in `ready`.
+/// A core's three queues, or the handles to steal from them.
+pub(crate) struct Queues<Q> {
+    /// Tasks spawned on the core. LIFO for the owner, so that a frame waiting
+    /// for a scope finds the tasks it just spawned on top; the main loop takes
+    /// the oldest, in batches, through the core's own stealer (see `core`).
+    pub(crate) spawned: Q,
+    /// The main loop's run queue, FIFO: woken tasks displaced from the LIFO
+    /// slot, batches from the injector and from other cores, and tasks a
+    /// waiting frame set aside.
+    pub(crate) runnable: Q,
+    /// Tasks that yielded: FIFO, behind everything else ready on the core.
     pub(crate) yielded: Q,
 }
 
-impl<T> Pair<LocalQueue<T>> {
+impl<T> Queues<LocalQueue<T>> {
     pub(crate) fn new() -> Self {
-        Pair {
-            ready: LocalQueue::new(Order::Lifo),
+        Queues {
+            spawned: LocalQueue::new(Order::Lifo),
+            runnable: LocalQueue::new(Order::Fifo),
             yielded: LocalQueue::new(Order::Fifo),
         }
     }
 
-    pub(crate) fn stealers(&self) -> Pair<Stealer<T>> {
-        Pair {
-            ready: self.ready.stealer(),
+    pub(crate) fn stealers(&self) -> Queues<Stealer<T>> {
+        Queues {
+            spawned: self.spawned.stealer(),
+            runnable: self.runnable.stealer(),
             yielded: self.yielded.stealer(),
         }
     }
 }
 
-impl<T> Pair<Stealer<T>> {
+impl<T> Queues<Stealer<T>> {
     pub(crate) fn is_empty(&self) -> bool {
-        self.ready.is_empty() && self.yielded.is_empty()
+        self.spawned.is_empty() && self.runnable.is_empty() && self.yielded.is_empty()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.spawned.len() + self.runnable.len() + self.yielded.len()
     }
 }

@@ -10,7 +10,7 @@ use std::ptr::NonNull;
 use std::task::{Context, Poll, Waker};
 
 use super::state::ToDetached;
-use super::{Header, ToCancelled};
+use super::Header;
 
 /// An owned permission to await a task's output, to abort the task, or to
 /// detach it by dropping the handle.
@@ -107,7 +107,7 @@ impl<T> JoinHandle<'_, T> {
         // SAFETY: a scoped handle is used inside its scope, which borrows the
         // runtime; a `'static` task holds its runtime, and the handle the task.
         let shared = unsafe { header.shared() };
-        crate::scheduler::wait_until(shared, arm, || header.state.load().is_complete());
+        crate::scheduler::wait_task(shared, raw, arm, || header.state.load().is_complete());
         match early {
             Some(output) => output,
             None => self.take_output(),
@@ -134,11 +134,8 @@ impl<T> JoinHandle<'_, T> {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn abort(&self) {
-        match self.header().state.to_cancelled() {
-            // SAFETY: `to_cancelled` claimed the stage and a reference for us.
-            ToCancelled::Claimed => unsafe { Header::cancel(self.raw) },
-            ToCancelled::Nothing => {}
-        }
+        // SAFETY: the handle's reference, which it keeps.
+        unsafe { Header::abort(self.raw) }
     }
 
     /// Returns true if the task has completed: returned, panicked or been
@@ -370,8 +367,11 @@ impl JoinError {
     /// ```
     #[track_caller]
     pub fn into_panic(self) -> Box<dyn Any + Send> {
-        self.try_into_panic()
-            .unwrap_or_else(|_| panic!("`JoinError::into_panic` called on a cancelled task"))
+        match self.try_into_panic() {
+            Ok(payload) => payload,
+            // Not in a closure: `#[track_caller]` reaches only this frame.
+            Err(_) => panic!("`JoinError::into_panic` called on a cancelled task"),
+        }
     }
 
     /// Returns the panic payload, or gives the error back if the task was

@@ -5,8 +5,10 @@
 //! - `raw`: the allocation, its vtable, and polling, cancelling, completing.
 //! - `waker`: the `Waker` vtable over a task header.
 //! - `join`: `JoinHandle` and `JoinError`.
+//! - `list`: an intrusive list of tasks, for shutdown and scope cancellation.
 
 mod join;
+mod list;
 mod raw;
 mod state;
 mod waker;
@@ -19,8 +21,8 @@ use std::ptr::NonNull;
 use crate::scheduler::Reason;
 
 pub use join::{JoinError, JoinHandle};
+pub(crate) use list::{cancel_all, TaskList};
 pub(crate) use raw::{allocate, Header, OwnedLinks};
-pub(crate) use state::ToCancelled;
 
 /// A task reference that backs its `NOTIFIED` bit: an entry in a run queue.
 /// Running the entry consumes it.
@@ -54,6 +56,26 @@ impl Notified {
         unsafe { Header::run(self.into_raw()) }
     }
 
+    /// Claims the task's stage without running it yet, so that the caller
+    /// can look at the task knowing that it will not complete meanwhile.
+    /// `None` if someone else owns or finished the task (the entry is spent).
+    pub(crate) fn claim(self) -> Option<Claimed> {
+        use state::ToRunning;
+        let cancel = match self.header().state.to_running() {
+            ToRunning::Poll => false,
+            ToRunning::Cancel => true,
+            ToRunning::Skip => {
+                // SAFETY: the entry's reference, no longer needed.
+                unsafe { Header::drop_refs(self.into_raw(), 1) };
+                return None;
+            }
+        };
+        Some(Claimed {
+            ptr: self.into_raw(),
+            cancel,
+        })
+    }
+
     /// Queues the task again on its runtime, after a wake during its poll.
     fn reschedule(self) {
         // SAFETY: rescheduling happens on a worker of the task's runtime, and
@@ -76,6 +98,63 @@ impl Drop for Notified {
             ToRunning::Poll | ToRunning::Cancel => unsafe { Header::cancel(self.0) },
             // SAFETY: the entry's reference, no longer needed.
             ToRunning::Skip => unsafe { Header::drop_refs(self.0, 1) },
+        }
+    }
+}
+
+/// A task whose stage the holder has claimed (`RUNNING` set), with the
+/// reference that came with the claim. Dropping it unrun would leak the task:
+/// it is run, or given back to a queue with `unclaim`.
+#[must_use]
+pub(crate) struct Claimed {
+    ptr: NonNull<Header>,
+    /// The task was aborted: running it drops its future.
+    cancel: bool,
+}
+
+impl Claimed {
+    pub(crate) fn header(&self) -> &Header {
+        // SAFETY: the claim's reference keeps the header alive.
+        unsafe { self.ptr.as_ref() }
+    }
+
+    pub(crate) fn run(self) {
+        if self.cancel {
+            // SAFETY: the claim set RUNNING; its reference goes to `cancel`.
+            unsafe { Header::cancel(self.ptr) }
+        } else {
+            // SAFETY: as above, for `poll_claimed`.
+            unsafe { Header::poll_claimed(self.ptr) }
+        }
+    }
+
+    /// Gives the claim back: the task is queued again, and the returned entry
+    /// holds the claim's reference.
+    pub(crate) fn unclaim(self) -> Notified {
+        self.header().state.to_notified_unclaimed();
+        // SAFETY: the claim's reference now backs the NOTIFIED bit just set.
+        unsafe { Notified::from_raw(self.ptr) }
+    }
+}
+
+/// A task that a thread is about to run: a queue entry, or a claimed one.
+pub(crate) enum Runnable {
+    Queued(Notified),
+    Claimed(Claimed),
+}
+
+impl Runnable {
+    pub(crate) fn header(&self) -> &Header {
+        match self {
+            Runnable::Queued(task) => task.header(),
+            Runnable::Claimed(task) => task.header(),
+        }
+    }
+
+    pub(crate) fn run(self) {
+        match self {
+            Runnable::Queued(task) => task.run(),
+            Runnable::Claimed(task) => task.run(),
         }
     }
 }

@@ -13,7 +13,9 @@
 //! - `join_waker`: owned by the handle while `JOIN_WAKER` is clear; read by
 //!   the completing thread if it is set; dropped by whichever of the two lets
 //!   go of it second (see `state`), so it is empty when the task is freed.
-//! - `owned`: the runtime's list of `'static` tasks, under that list's lock.
+//! - `owned`: the runtime's list of `'static` tasks, under that list's lock;
+//!   for a scoped task, its scope's list of waiting tasks, under the scope's
+//!   lock. `listed`: the thread that holds `RUNNING`, under the scope's lock.
 //! - `queue_next`: the injector's lists: the pushing thread until its push
 //!   publishes the task, then the worker that takes the stack whole or holds
 //!   the list's lock (see `scheduler::inject`).
@@ -50,7 +52,7 @@ use std::ptr::NonNull;
 use std::task::{Context, Poll, Waker};
 
 use super::join::JoinError;
-use super::state::{State, ToIdle, ToRunning};
+use super::state::{State, ToCancelled, ToIdle, ToRunning};
 use super::waker;
 use super::{drop_panic_payload, Notified};
 use crate::loom::cell::UnsafeCell;
@@ -73,7 +75,11 @@ pub(crate) struct Header {
     /// The scope that waits for the task; null for a `'static` task.
     scope: *const ScopeState,
     join_waker: UnsafeCell<Option<Waker>>,
+    /// Links of the runtime's list of `'static` tasks, or, for a scoped
+    /// task, of its scope's list of tasks that are waiting (see
+    /// `ScopeState::cancel`); `listed` says whether a scoped task is on it.
     pub(crate) owned: UnsafeCell<OwnedLinks>,
+    pub(crate) listed: UnsafeCell<bool>,
     /// The next task on the injector (see the module docs).
     pub(crate) queue_next: UnsafeCell<Option<NonNull<Header>>>,
 }
@@ -123,6 +129,7 @@ where
     F: Future + Send,
     F::Output: Send,
 {
+    shared.count_spawn();
     // A `'static` task may outlive every handle to its runtime.
     let runtime_held = scope.is_null();
     let shared = if runtime_held {
@@ -146,6 +153,7 @@ where
                 prev: None,
                 next: None,
             }),
+            listed: UnsafeCell::new(false),
             queue_next: UnsafeCell::new(None),
         },
         stage: UnsafeCell::new(Stage::Running(future)),
@@ -154,12 +162,33 @@ where
 }
 
 impl Header {
-    /// Polls the task, consuming the queue reference `ptr` stands for.
+    /// Runs the task, consuming the queue reference `ptr` stands for: polls
+    /// it, drops its future if it was aborted, or does nothing if someone
+    /// else owns or finished it.
     ///
     /// # Safety
     ///
     /// The caller owns one reference that backed the task's `NOTIFIED` bit.
     pub(crate) unsafe fn run(ptr: NonNull<Header>) {
+        // SAFETY: the caller's reference keeps the header alive.
+        let header = unsafe { ptr.as_ref() };
+        match header.state.to_running() {
+            // SAFETY: `to_running` set RUNNING for us; the reference is ours.
+            ToRunning::Poll => unsafe { (header.vtable.poll)(ptr) },
+            // SAFETY: as above.
+            ToRunning::Cancel => unsafe { (header.vtable.cancel)(ptr) },
+            // SAFETY: the caller's queue reference, no longer needed.
+            ToRunning::Skip => unsafe { Header::drop_refs(ptr, 1) },
+        }
+    }
+
+    /// Polls a task whose stage the caller claimed with `to_running`
+    /// (`ToRunning::Poll`), consuming the reference that came with it.
+    ///
+    /// # Safety
+    ///
+    /// As described.
+    pub(crate) unsafe fn poll_claimed(ptr: NonNull<Header>) {
         // SAFETY: the caller's reference keeps the header alive.
         let vtable = unsafe { ptr.as_ref() }.vtable;
         // SAFETY: forwarded from the caller.
@@ -178,6 +207,22 @@ impl Header {
         let vtable = unsafe { ptr.as_ref() }.vtable;
         // SAFETY: forwarded from the caller.
         unsafe { (vtable.cancel)(ptr) }
+    }
+
+    /// Aborts the task (`JoinHandle::abort`): drops its future now, on this
+    /// thread, if it is idle or queued, or marks it to be dropped when its
+    /// running poll returns; nothing if it is complete.
+    ///
+    /// # Safety
+    ///
+    /// The caller owns a reference to the task, which it keeps.
+    pub(crate) unsafe fn abort(ptr: NonNull<Header>) {
+        // SAFETY: the caller's reference keeps the header alive.
+        let header = unsafe { ptr.as_ref() };
+        if header.state.to_cancelled() == ToCancelled::Claimed {
+            // SAFETY: `to_cancelled` claimed the stage and a reference.
+            unsafe { Header::cancel(ptr) };
+        }
     }
 
     /// Moves the output into `dst`, a `*mut Poll<Result<T, JoinError>>`.
@@ -211,6 +256,18 @@ impl Header {
         !self.scope.is_null()
     }
 
+    /// The scope that waits for the task, or null for a `'static` task. The
+    /// scope is alive while the task is not complete.
+    pub(crate) fn scope_ptr(&self) -> *const ScopeState {
+        self.scope
+    }
+
+    /// The task's runtime, not dereferenced (see `shared` for when it is
+    /// alive).
+    pub(crate) fn runtime_ptr(&self) -> *const Shared {
+        self.shared.as_ptr()
+    }
+
     /// The task's runtime.
     ///
     /// # Safety
@@ -223,6 +280,34 @@ impl Header {
     pub(crate) unsafe fn shared(&self) -> &Shared {
         // SAFETY: per the contract.
         unsafe { self.shared.as_ref() }
+    }
+
+    /// After a poll that returned `Pending`, lists a scoped task with its
+    /// scope, once, so that cancelling the scope can reach it while it
+    /// waits. Returns false if the scope has been cancelled instead.
+    fn list_in_scope(&self) -> bool {
+        // SAFETY: a scoped task is not complete here, so its scope is alive.
+        let Some(scope) = (unsafe { self.scope.as_ref() }) else {
+            return true;
+        };
+        // SAFETY: the caller holds RUNNING, which owns `listed`.
+        if self.listed.with(|listed| unsafe { *listed }) {
+            return true;
+        }
+        // SAFETY: as above; the header stays alive while listed, since it
+        // unlists itself before it completes.
+        unsafe { scope.list(NonNull::from(self)) }
+    }
+
+    /// Takes a completing scoped task off its scope's list, if it is on it.
+    fn unlist_from_scope(&self) {
+        // SAFETY: the caller holds RUNNING, which owns `listed`.
+        if self.listed.with(|listed| unsafe { *listed }) {
+            // SAFETY: not yet counted done, so the scope is alive.
+            let scope = unsafe { &*self.scope };
+            // SAFETY: the task is on the scope's list.
+            unsafe { scope.unlist(NonNull::from(self)) };
+        }
     }
 
     /// Makes the task count a reference to its runtime, unless it already
@@ -374,6 +459,11 @@ impl<F: Future> Cell<F> {
         // SAFETY: the caller owns the stage until `to_complete` below.
         self.stage
             .with_mut(|stage| unsafe { *stage = Stage::Finished(result) });
+        // Counted before the handle can see the task complete, so that a
+        // `num_alive_tasks` read after a join does not count it.
+        //
+        // SAFETY: see `shared` below.
+        unsafe { header.shared() }.count_completion();
         let completed = header.state.to_complete();
 
         if !completed.has_join_interest() {
@@ -411,6 +501,7 @@ impl<F: Future> Cell<F> {
         // by a cloned waker, so it holds its runtime, as a `'static` one does.
         let shared = unsafe { header.shared() };
         if header.is_scoped() {
+            header.unlist_from_scope();
             // Invariant 6: this decrement is the task's last access to the
             // scope; afterwards only the task's own allocation and the runtime
             // are touched. The runtime outlives the call as argued above: a
@@ -429,19 +520,16 @@ impl<F: Future> Cell<F> {
 
 /// # Safety
 ///
-/// See `Header::run`.
+/// See `Header::poll_claimed`.
 unsafe fn poll<F: Future>(ptr: NonNull<Header>) {
     // SAFETY: the caller's reference keeps the cell alive.
     let cell = unsafe { Cell::<F>::from_header(ptr) };
-    match cell.header.state.to_running() {
-        ToRunning::Skip => {
-            // SAFETY: the caller's queue reference, no longer needed.
-            unsafe { Header::drop_refs(ptr, 1) };
-            return;
+    // SAFETY: the task is not complete, so its scope is alive.
+    if let Some(scope) = unsafe { cell.header.scope.as_ref() } {
+        if scope.is_cancelled() {
+            // SAFETY: this thread holds RUNNING.
+            return unsafe { cell.complete(Err(JoinError::cancelled())) };
         }
-        // SAFETY: `to_running` set RUNNING for us.
-        ToRunning::Cancel => return unsafe { cell.complete(Err(JoinError::cancelled())) },
-        ToRunning::Poll => {}
     }
 
     // The poll borrows the queue reference for its waker rather than counting
@@ -467,6 +555,13 @@ unsafe fn poll<F: Future>(ptr: NonNull<Header>) {
         Ok(Poll::Ready(output)) => unsafe { cell.complete(Ok(output)) },
         // SAFETY: this thread still holds RUNNING.
         Err(payload) => unsafe { cell.complete(Err(JoinError::panic(payload))) },
+        Ok(Poll::Pending) if !cell.header.list_in_scope() => {
+            // The scope was cancelled: the future is dropped now, not left
+            // to wait for a wake-up that may never come.
+            //
+            // SAFETY: this thread still holds RUNNING.
+            unsafe { cell.complete(Err(JoinError::cancelled())) }
+        }
         Ok(Poll::Pending) => match cell.header.state.to_idle() {
             ToIdle::Idle => {}
             // SAFETY: `to_idle` turned our reference into a queue reference.
@@ -513,11 +608,10 @@ unsafe fn dealloc<F: Future>(ptr: NonNull<Header>) {
     // so this drops no future and no output, and the join waker's slot is
     // empty (see `state`): no user code runs here.
     let cell = unsafe { Box::from_raw(ptr.cast::<Cell<F>>().as_ptr()) };
-    // SAFETY: nothing else can touch the cell, as above.
-    debug_assert!(cell
-        .header
-        .join_waker
-        .with(|slot| unsafe { &*slot }.is_none()));
+    debug_assert!(cell.header.join_waker.with(|slot| {
+        // SAFETY: nothing else can touch the cell, as above.
+        unsafe { &*slot }.is_none()
+    }));
     let runtime = cell
         .header
         .state

@@ -203,6 +203,16 @@ impl State {
         })
     }
 
+    /// Gives back a stage claimed with `to_running` without running it: the
+    /// claimer's reference backs a queue entry again. (A waiting frame claims
+    /// a task to check that it may run it; see `scheduler::wait`.)
+    pub(crate) fn to_notified_unclaimed(&self) {
+        self.transition(|s| {
+            debug_assert!(s.has(RUNNING) && !s.has(COMPLETE), "{s:?}");
+            (Some(Snapshot((s.0 & !RUNNING) | NOTIFIED)), ())
+        })
+    }
+
     pub(crate) fn to_idle(&self) -> ToIdle {
         self.transition(|s| {
             debug_assert!(s.has(RUNNING), "{s:?}");
@@ -482,6 +492,19 @@ mod tests {
         let detached = State::new(true);
         assert!(detached.ref_inc().holds_runtime());
         assert!(!detached.set_runtime_held());
+    }
+
+    #[test]
+    fn a_claim_given_back_leaves_the_task_queued() {
+        let state = spawned();
+        assert_eq!(state.to_running(), ToRunning::Poll);
+        state.to_notified_unclaimed();
+        assert_eq!(state.load().ref_count(), 3);
+        // The entry runs it later, and an abort meanwhile is kept.
+        assert_eq!(state.to_running(), ToRunning::Poll);
+        assert_eq!(state.to_cancelled(), ToCancelled::Nothing);
+        state.to_notified_unclaimed();
+        assert_eq!(state.to_running(), ToRunning::Cancel);
     }
 
     #[test]
