@@ -59,6 +59,7 @@ where
     // it has not started; a scoped one is waited for by its scope.
     if scope.is_null() && !shared.owned.insert(raw) {
         // The runtime has shut down: dropping the unrun entry cancels it.
+        shared.count_refused_spawn();
         drop(queued);
     } else {
         shared.submit_blocking(queued);

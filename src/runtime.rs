@@ -424,6 +424,7 @@ where
         shared.schedule(queued, Reason::Spawned);
     } else {
         // The runtime has shut down: dropping the unrun entry cancels it.
+        shared.count_refused_spawn();
         drop(queued);
     }
     // SAFETY: the handle's reference counted at allocation; the output type
@@ -557,6 +558,8 @@ impl Builder {
     /// (`scope`, `join`, `block_on`), so that the workers keep running
     /// while it waits.
     ///
+    /// Zero makes [`build`](Self::build) fail: jobs run only on these threads.
+    ///
     /// At the cap, a job waits for a thread to come free, and a thread that
     /// blocks keeps its worker role: it runs only work that its wait
     /// depends on until its wait ends or a thread comes free. Concurrency
@@ -658,7 +661,8 @@ impl Builder {
     ///
     /// # Errors
     ///
-    /// [`io::ErrorKind::InvalidInput`] for zero workers; the operating
+    /// [`io::ErrorKind::InvalidInput`] for zero workers or a zero
+    /// [`max_blocking_threads`](Self::max_blocking_threads); the operating
     /// system's error, with the worker's index, if a thread cannot be spawned.
     /// Workers already started are shut down and joined before it returns.
     ///
@@ -676,6 +680,13 @@ impl Builder {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "paddock: a runtime needs at least one worker thread, got 0",
+            ));
+        }
+        if self.max_blocking_threads == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "paddock: max_blocking_threads must be at least 1: blocking jobs \
+                 run only on threads beyond the workers",
             ));
         }
         let config = ThreadConfig {

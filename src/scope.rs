@@ -27,7 +27,7 @@ use std::ptr::NonNull;
 use crate::blocking::spawn_blocking_on;
 use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
 use crate::loom::sync::{Arc, Mutex};
-use crate::scheduler::{self, current_task, enter_runtime, Reason, Shared};
+use crate::scheduler::{self, Reason, Shared};
 use crate::task::{
     allocate, cancel_all, drop_panic_payload, Header, JoinHandle, Notified, TaskList,
 };
@@ -98,6 +98,7 @@ pub(crate) struct ScopeState {
 }
 
 impl ScopeState {
+    #[inline]
     pub(crate) fn is_cancelled(&self) -> bool {
         // Relaxed: the flag orders nothing. A poll that misses a concurrent
         // `cancel` lists its task under the lock below, which sees it; a
@@ -336,11 +337,12 @@ pub(crate) fn run_scope<'env, F, R>(shared: &Arc<Shared>, f: F) -> R
 where
     F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> R,
 {
+    let (slot, parent, entered) = scheduler::enter_scope(shared);
     let scope = Scope {
         state: ScopeState {
             pending: AtomicUsize::new(0),
-            waiter: shared.current_waiter(),
-            parent: Parent(NonNull::new(current_task().cast_mut())),
+            waiter: slot.map_or(Waiter::External, Waiter::Slot),
+            parent: Parent(NonNull::new(parent.cast_mut())),
             panic: Mutex::new(None),
             cancelled: AtomicBool::new(false),
             waiting: Mutex::new(TaskList::new()),
@@ -349,9 +351,8 @@ where
         scope: PhantomData,
         env: PhantomData,
     };
-    let result = enter_runtime(shared, || {
-        panic::catch_unwind(AssertUnwindSafe(|| f(&scope)))
-    });
+    let result = panic::catch_unwind(AssertUnwindSafe(|| f(&scope)));
+    drop(entered);
     // Invariant 4: the wait happens on every path, the closure's panic
     // included, and it cannot itself unwind: tasks run by a waiting frame
     // catch their own panics.

@@ -38,7 +38,12 @@ struct Context {
     thread: Cell<*const ThreadContext>,
     runtime: Cell<*const Shared>,
     task: Cell<*const Header>,
+    /// The index of the core `thread.core` holds, or `NO_CORE`: a copy
+    /// that costs no borrow to read, kept by `set_core`.
+    core: Cell<usize>,
 }
+
+const NO_CORE: usize = usize::MAX;
 
 #[cfg(not(paddock_loom))]
 std::thread_local! {
@@ -47,6 +52,7 @@ std::thread_local! {
             thread: Cell::new(ptr::null()),
             runtime: Cell::new(ptr::null()),
             task: Cell::new(ptr::null()),
+            core: Cell::new(NO_CORE),
         }
     };
 }
@@ -58,10 +64,12 @@ loom::thread_local! {
         thread: Cell::new(ptr::null()),
         runtime: Cell::new(ptr::null()),
         task: Cell::new(ptr::null()),
+        core: Cell::new(NO_CORE),
     };
 }
 
 /// Runs `f` with this thread's runtime-thread context, if it is one.
+#[inline]
 pub(crate) fn with_thread<R>(f: impl FnOnce(Option<&ThreadContext>) -> R) -> R {
     CONTEXT.with(|cx| {
         // SAFETY: `enter_thread` sets the pointer for exactly the lifetime of
@@ -71,13 +79,38 @@ pub(crate) fn with_thread<R>(f: impl FnOnce(Option<&ThreadContext>) -> R) -> R {
 }
 
 /// Runs `f` with this thread's context if it is a thread of `shared`.
+#[inline]
 pub(crate) fn with_thread_of<R>(shared: &Shared, f: impl FnOnce(Option<&ThreadContext>) -> R) -> R {
     with_thread(|cx| f(cx.filter(|cx| ptr::eq(&*cx.shared, shared))))
+}
+
+impl ThreadContext {
+    /// Gives the thread `core`, or takes its core away (`None`); the only
+    /// way `core` changes, so that `core_index_of` stays right.
+    pub(crate) fn set_core(&self, core: Option<Box<Core>>) -> Option<Box<Core>> {
+        let index = core.as_ref().map_or(NO_CORE, |core| core.index);
+        CONTEXT.with(|cx| cx.core.set(index));
+        std::mem::replace(&mut *self.core.borrow_mut(), core)
+    }
+}
+
+/// The index of the core this thread holds, if it is a thread of `shared`
+/// and holds one: one read of the thread-local, no borrow.
+#[inline]
+pub(crate) fn core_index_of(shared: &Shared) -> Option<usize> {
+    CONTEXT.with(|cx| {
+        // SAFETY: as in `with_thread`.
+        let thread = unsafe { cx.thread.get().as_ref() }?;
+        let index = cx.core.get();
+        (index != NO_CORE && ptr::eq(&*thread.shared, shared)).then_some(index)
+    })
 }
 
 /// Makes this thread a runtime thread while `f` runs.
 pub(crate) fn enter_thread<R>(cx: &ThreadContext, f: impl FnOnce() -> R) -> R {
     let _restore = Restore::new(|c| {
+        c.core
+            .set(cx.core.borrow().as_ref().map_or(NO_CORE, |core| core.index));
         (
             c.thread.replace(cx),
             c.runtime.replace(Arc::as_ptr(&cx.shared)),
@@ -113,25 +146,56 @@ pub(crate) fn enter_runtime<R>(shared: &Arc<Shared>, f: impl FnOnce() -> R) -> R
     f()
 }
 
-/// The task being polled on this thread, or null.
-pub(crate) fn current_task() -> *const Header {
-    CONTEXT.with(|cx| cx.task.get())
+/// What a scope opened on this thread records about it: the thread's
+/// parker slot if it is a thread of `shared` (else it waits with the
+/// threads outside), and the task being polled, if any, as the scope's
+/// parent. Makes `shared` the current runtime until the result is dropped.
+pub(crate) fn enter_scope(shared: &Arc<Shared>) -> (Option<usize>, *const Header, impl Drop) {
+    CONTEXT.with(|cx| {
+        // SAFETY: as in `with_thread`.
+        let thread = unsafe { cx.thread.get().as_ref() };
+        let slot = thread
+            .filter(|thread| ptr::eq(&*thread.shared, &**shared))
+            .map(|thread| thread.slot);
+        let task = cx.task.get();
+        let restore = Restore {
+            previous: (
+                cx.thread.get(),
+                cx.runtime.replace(Arc::as_ptr(shared)),
+                task,
+            ),
+        };
+        (slot, task, restore)
+    })
 }
 
 /// Runs a queued task with its own runtime current and itself as the task
 /// being polled, then restores what was there: a task run by a waiting frame
 /// must not see the frame's runtime (DESIGN §2).
+#[inline]
 pub(crate) fn run_task(task: Runnable) {
     let header = task.header();
     let (runtime, this) = (header.runtime_ptr(), header as *const Header);
-    let _restore = Restore::new(|c| {
-        (
-            c.thread.get(),
-            c.runtime.replace(runtime),
-            c.task.replace(this),
-        )
+    let _restore = CONTEXT.with(|c| RestoreTask {
+        runtime: c.runtime.replace(runtime),
+        task: c.task.replace(this),
     });
     task.run();
+}
+
+/// Puts back the current runtime and task when dropped, even by a panic.
+struct RestoreTask {
+    runtime: *const Shared,
+    task: *const Header,
+}
+
+impl Drop for RestoreTask {
+    fn drop(&mut self) {
+        CONTEXT.with(|cx| {
+            cx.runtime.set(self.runtime);
+            cx.task.set(self.task);
+        });
+    }
 }
 
 /// Puts back the context's previous values when dropped, even by a panic.

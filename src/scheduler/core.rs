@@ -234,12 +234,33 @@ impl Core {
     /// docs). A `starved` frame, which holds the core because no other
     /// thread could take it, also looks through the injector and `runnable`:
     /// nobody else may run them for a while.
+    #[inline]
     pub(crate) fn find_member(
         &self,
         shared: &Shared,
         target: Target,
         starved: bool,
     ) -> Option<Runnable> {
+        // The common case first, with nothing else touched: an empty LIFO
+        // slot and the frame's newest spawn on top of `spawned`.
+        if !starved {
+            match self.lifo.take() {
+                None => {
+                    if let Some(task) = self.queues.spawned.pop() {
+                        if target.is_direct_member(task.header()) {
+                            return Some(Runnable::Queued(task));
+                        }
+                        self.queues.spawned.push(task);
+                    }
+                }
+                slot => self.lifo.set(slot),
+            }
+        }
+        self.find_member_slow(shared, target, starved)
+    }
+
+    #[inline(never)]
+    fn find_member_slow(&self, shared: &Shared, target: Target, starved: bool) -> Option<Runnable> {
         let mut set_aside = false;
         let found = self.find_local_member(target, &mut set_aside);
         if set_aside {
@@ -266,16 +287,13 @@ impl Core {
                 }
             }
         }
-        // Leapfrog: one task from each other core, oldest first; a thief
-        // holds the oldest, biggest pieces of the work it took from us. A
-        // task that is not ours goes to our `runnable`, at most one a call.
+        // Leapfrog: the oldest task each other core spawned: a thief that
+        // runs a task of ours spawns that task's subtree there, so its
+        // oldest spawn is the biggest piece of our work. (Not from
+        // `runnable`, where batches stolen from elsewhere mix in.) A task
+        // that is not ours goes to our `runnable`, at most one a call.
         for victim in self.others(shared) {
-            let victim = &shared.stealers[victim];
-            let Some(task) = victim
-                .spawned
-                .steal_one()
-                .or_else(|| victim.runnable.steal_one())
-            else {
+            let Some(task) = shared.stealers[victim].spawned.steal_one() else {
                 continue;
             };
             match target.classify(task) {
@@ -310,20 +328,29 @@ impl Core {
         // The top of `spawned`, newest first, down to `MAX_SCAN` deep; tasks
         // that are not the frame's go back in the order they were, so that
         // a sibling frame (a join after a join) finds its own on top later.
-        let mut passed = ArrayStack::new();
+        // The common case, the frame's newest spawn on top, touches no stack.
+        let mut passed = None::<ArrayStack>;
         let mut found = None;
-        while found.is_none() && !passed.is_full() {
-            let Some(task) = self.queues.spawned.pop() else {
-                break;
-            };
+        while let Some(task) = self.queues.spawned.pop() {
             match target.classify(task) {
-                Some(Ok(member)) => found = Some(member),
-                Some(Err(other)) => passed.push(other),
+                Some(Ok(member)) => {
+                    found = Some(member);
+                    break;
+                }
+                Some(Err(other)) => {
+                    let passed = passed.get_or_insert_with(ArrayStack::new);
+                    passed.push(other);
+                    if passed.is_full() {
+                        break;
+                    }
+                }
                 None => {}
             }
         }
-        while let Some(task) = passed.pop() {
-            self.queues.spawned.push(task);
+        if let Some(mut passed) = passed {
+            while let Some(task) = passed.pop() {
+                self.queues.spawned.push(task);
+            }
         }
         if found.is_some() {
             return found;

@@ -87,6 +87,7 @@ impl Metrics {
     }
 
     /// A task spawned (`core` is the spawning thread's core, if any).
+    #[inline]
     pub(crate) fn count_spawn(&self, core: Option<usize>) {
         match core {
             Some(core) => bump(&self.cores[core].spawned, 1),
@@ -97,6 +98,7 @@ impl Metrics {
     }
 
     /// A task completed (`core` is the completing thread's core, if any).
+    #[inline]
     pub(crate) fn count_completion(&self, core: Option<usize>) {
         match core {
             Some(core) => bump(&self.cores[core].completed, 1),

@@ -37,7 +37,7 @@ use crate::loom::sync::Arc;
 use crate::scope::Waiter;
 use crate::task::Notified;
 
-pub(crate) use context::{current_task, enter_runtime, with_current_runtime, with_thread_of};
+pub(crate) use context::{enter_scope, with_current_runtime, with_thread_of};
 pub(crate) use metrics::Metrics;
 pub(crate) use pool::ThreadConfig;
 pub(crate) use wait::{block_on, wait_scope, wait_task};
@@ -116,10 +116,17 @@ impl Shared {
     ///
     /// The caller keeps `self` alive through the call (a runtime handle, or a
     /// reference to a task of this runtime that outlives the push).
+    ///
+    /// A new task (`Reason::Spawned`) is counted for the metrics here, by
+    /// the spawning thread's core if it holds one.
     pub(crate) fn schedule(&self, task: Notified, reason: Reason) {
         with_thread_of(self, |cx| {
             let core = cx.map(|cx| cx.core.borrow());
-            match core.as_ref().and_then(|core| core.as_deref()) {
+            let core = core.as_ref().and_then(|core| core.as_deref());
+            if reason == Reason::Spawned {
+                self.metrics.count_spawn(core.map(|core| core.index));
+            }
+            match core {
                 Some(core) => core.push(self, task, reason),
                 None => match self.injector.push(task) {
                     Ok(()) => {
@@ -140,6 +147,7 @@ impl Shared {
     /// none is idle and the cap allows. Once the runtime has exited, the job
     /// is cancelled instead.
     pub(crate) fn submit_blocking(self: &Arc<Self>, job: Notified) {
+        self.metrics.count_spawn(None);
         if let Err(refused) = Pool::push_job(self, job) {
             drop(refused);
         }
@@ -166,22 +174,23 @@ impl Shared {
         self.pool.counts(self.num_workers())
     }
 
-    /// Counts a task spawned on this runtime by the calling thread.
-    pub(crate) fn count_spawn(&self) {
-        self.metrics.count_spawn(self.current_core());
+    /// Counts a task that was spawned but never queued: refused by a runtime
+    /// that has shut down, it is cancelled at once.
+    pub(crate) fn count_refused_spawn(&self) {
+        self.metrics.count_spawn(None);
     }
 
     /// Counts a task of this runtime completed by the calling thread.
+    #[inline]
     pub(crate) fn count_completion(&self) {
         self.metrics.count_completion(self.current_core());
     }
 
     /// The index of the core the calling thread holds, if it is one of this
     /// runtime's.
+    #[inline]
     fn current_core(&self) -> Option<usize> {
-        with_thread_of(self, |cx| {
-            cx.and_then(|cx| cx.core.borrow().as_ref().map(|core| core.index))
-        })
+        context::core_index_of(self)
     }
 
     /// Wakes a sleeping worker for a task just queued, if one is needed
@@ -202,14 +211,6 @@ impl Shared {
             Waiter::Slot(slot) => self.parkers[slot].unpark(),
             Waiter::External => self.external.notify_all(),
         }
-    }
-
-    /// How a thread waits on this runtime: on its slot's parker if it is one
-    /// of this runtime's threads, else with the threads outside the pool.
-    pub(crate) fn current_waiter(&self) -> Waiter {
-        with_thread_of(self, |cx| {
-            cx.map_or(Waiter::External, |cx| Waiter::Slot(cx.slot))
-        })
     }
 
     fn has_work(&self) -> bool {

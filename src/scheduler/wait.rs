@@ -74,6 +74,17 @@ pub(crate) enum Target {
 }
 
 impl Target {
+    /// True if `task` is the joined task, or a task of the awaited scope:
+    /// decided by comparing pointers, with no access to the scope.
+    #[inline]
+    pub(crate) fn is_direct_member(self, task: &Header) -> bool {
+        match self {
+            Target::Task(joined) => ptr::eq(task, joined.as_ptr()),
+            Target::Scope(awaited) => ptr::eq(task.scope_ptr(), awaited),
+            Target::Nothing => false,
+        }
+    }
+
     /// Decides whether a frame waiting on `self` may run `task`: `Ok` with
     /// the task to run if it is in `D(F)`, `Err` with the entry back if not,
     /// `None` if the entry was stale (its task finished or was taken).
@@ -140,7 +151,7 @@ impl Target {
 /// `D(F)` meanwhile; returns true if `done` came to hold. Otherwise gives
 /// up the core, if the thread holds one of any runtime, and returns false:
 /// the caller then parks.
-fn before_blocking(shared: &Shared, target: Target, done: &dyn Fn() -> bool) -> bool {
+fn before_blocking(shared: &Shared, target: Target, done: &impl Fn() -> bool) -> bool {
     with_thread(|cx| {
         let Some(cx) = cx else { return false };
         let own_runtime = ptr::eq(&*cx.shared, shared);
@@ -166,7 +177,7 @@ fn before_blocking(shared: &Shared, target: Target, done: &dyn Fn() -> bool) -> 
 /// Runs tasks of `D(F)` until `done` holds (true), or until none is left
 /// to run or the thread lost its core in a nested wait (false). A `starved`
 /// frame also looks for them on the injector and on `runnable`.
-fn help(cx: &ThreadContext, target: Target, done: &dyn Fn() -> bool, starved: bool) -> bool {
+fn help(cx: &ThreadContext, target: Target, done: &impl Fn() -> bool, starved: bool) -> bool {
     if matches!(target, Target::Nothing) {
         return false;
     }
@@ -202,7 +213,7 @@ fn help(cx: &ThreadContext, target: Target, done: &dyn Fn() -> bool, starved: bo
 /// holds, a task is queued on the injector (it may be this frame's), or a
 /// thread goes idle (it can take the core now). Returns true if `done`
 /// holds; false to try helping and handing off again.
-fn starved_wait(cx: &ThreadContext, target: Target, done: &dyn Fn() -> bool) -> bool {
+fn starved_wait(cx: &ThreadContext, target: Target, done: &impl Fn() -> bool) -> bool {
     let pool = &cx.shared.pool;
     pool.enter_starved(cx.slot);
     // After listing itself (a fence, inside), the frame looks once more, so
@@ -240,7 +251,7 @@ impl Drop for AbortOnUnwind {
 /// Hands the thread's core, if it holds one, to another thread. Returns
 /// false if the thread still holds it, for want of a thread to take it.
 fn give_up_core(cx: &ThreadContext) -> bool {
-    let Some(core) = cx.core.borrow_mut().take() else {
+    let Some(core) = cx.set_core(None) else {
         return true;
     };
     core.prepare_handoff(&cx.shared);
@@ -251,7 +262,7 @@ fn give_up_core(cx: &ThreadContext) -> bool {
             true
         }
         Err(core) => {
-            *cx.core.borrow_mut() = Some(core);
+            cx.set_core(Some(core));
             false
         }
     }

@@ -47,7 +47,7 @@ pub(crate) fn thread_main(shared: Arc<Shared>, slot: usize, core: Option<Box<Cor
                 continue;
             }
             match cx.shared.pool.next_assignment(&cx.shared) {
-                Assignment::Core(core) => *cx.core.borrow_mut() = Some(core),
+                Assignment::Core(core) => drop(cx.set_core(Some(core))),
                 Assignment::Job(job) => run_task(Runnable::Queued(job)),
                 Assignment::Exit => break,
             }
@@ -87,7 +87,7 @@ fn run_core(cx: &ThreadContext) {
     let shared = &*cx.shared;
     loop {
         if shared.pool.is_exiting() {
-            drop(cx.core.borrow_mut().take());
+            drop(cx.set_core(None));
             return;
         }
         let task = {

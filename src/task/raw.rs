@@ -129,7 +129,6 @@ where
     F: Future + Send,
     F::Output: Send,
 {
-    shared.count_spawn();
     // A `'static` task may outlive every handle to its runtime.
     let runtime_held = scope.is_null();
     let shared = if runtime_held {
@@ -285,6 +284,7 @@ impl Header {
     /// After a poll that returned `Pending`, lists a scoped task with its
     /// scope, once, so that cancelling the scope can reach it while it
     /// waits. Returns false if the scope has been cancelled instead.
+    #[inline]
     fn list_in_scope(&self) -> bool {
         // SAFETY: a scoped task is not complete here, so its scope is alive.
         let Some(scope) = (unsafe { self.scope.as_ref() }) else {
@@ -300,6 +300,7 @@ impl Header {
     }
 
     /// Takes a completing scoped task off its scope's list, if it is on it.
+    #[inline]
     fn unlist_from_scope(&self) {
         // SAFETY: the caller holds RUNNING, which owns `listed`.
         if self.listed.with(|listed| unsafe { *listed }) {
