@@ -28,14 +28,22 @@
 //! - A panic in a task is caught on the worker. Awaiting or joining its
 //!   [`JoinHandle`] gives a [`JoinError`]; if nobody looks, the scope
 //!   re-raises the first such panic once all its tasks are done.
-//! - Blocking waits ([`scope`], [`JoinHandle::join`], [`block_on`]) on a
-//!   worker of the same runtime run other tasks meanwhile, so nested scopes
-//!   never deadlock, even with one worker. Elsewhere they park.
-//! - The free functions use the *current* runtime: the one whose
-//!   [`Runtime::block_on`] or [`Runtime::scope`] the thread is in, else, on a
-//!   worker thread, the worker's own, else a global runtime built on first
-//!   use with `PADDOCK_WORKER_THREADS` workers (default: one per CPU).
-
+//! - A paddock program deadlocks only if it would also deadlock with one OS
+//!   thread per task (up to a thread cap, [`Builder::max_blocking_threads`]).
+//!   A blocking wait ([`scope`], [`JoinHandle::join`], [`block_on`]) inside a
+//!   task runs on top of itself only the tasks it waits for; when it has
+//!   none left to run, its thread hands its worker role to another thread
+//!   and parks, so the workers keep running. Nested scopes, waits across
+//!   runtimes and thousands of blocked tasks complete, on one worker too.
+//! - Workers run their tasks first in, first out, with bounded turns for
+//!   woken tasks, yielded tasks and tasks from outside the pool.
+//! - The free functions use the *current* runtime: inside a task, the
+//!   task's own; inside [`Runtime::block_on`] or the closure of
+//!   [`Runtime::scope`], that runtime; on a runtime's own thread, that one;
+//!   anywhere else a global runtime built on first use with
+//!   `PADDOCK_WORKER_THREADS` workers (default: one per CPU).
+//! - Dropping a [`Runtime`] cancels its `'static` tasks that are not running;
+//!   scoped tasks always run to their end.
 //!
 //! # Working with I/O and timers
 //!
@@ -45,9 +53,9 @@
 //! timers, reqwest, hyper) need a tokio context: wrap them in
 //! `async_compat::Compat`, and create the tokio futures *inside* the wrapped
 //! block. Blocking calls (`std::fs`, DNS lookups, `thread::sleep`) hold the
-//! worker they run on: run them on a thread of a `std::thread::scope` around
-//! the paddock scope and await the answer over a channel. CPU-heavy work is
-//! what the workers are for.
+//! worker they run on: run them with [`Scope::spawn_blocking`], which may
+//! borrow from the caller, or [`spawn_blocking`], and await the handle.
+//! CPU-heavy work is what the workers are for.
 //!
 //! ```
 //! use std::time::{Duration, Instant};
@@ -126,7 +134,8 @@ where
 
 /// Runs `future` to completion on the calling thread, on the current runtime.
 ///
-/// Inside a task this keeps the worker running other tasks while it waits.
+/// Inside a task, the worker's role passes to another thread while the future
+/// waits, so the other tasks keep running.
 ///
 /// # Examples
 ///

@@ -13,8 +13,8 @@ use crate::scheduler::{self, Reason, Shared, ThreadConfig};
 use crate::scope::{run_scope, Scope};
 use crate::task::{self, JoinHandle, Notified};
 
-/// Worker stacks are large because a blocked worker runs other tasks on top
-/// of its own frame: 200 nested scopes inside tasks must fit.
+/// Stacks are large because a blocked thread runs the tasks it waits for on
+/// top of its own frame: 200 nested scopes inside tasks must fit.
 const DEFAULT_STACK_SIZE: usize = 16 * 1024 * 1024;
 
 /// Threads beyond the workers: for blocking jobs, and for the work of a
@@ -30,12 +30,16 @@ const WORKER_THREADS_ENV: &str = "PADDOCK_WORKER_THREADS";
 /// A fixed pool of worker threads that run async tasks, stealing work from
 /// each other.
 ///
-/// Dropping the runtime cancels its pending `'static` tasks (their handles
-/// report [`is_cancelled`](crate::JoinError::is_cancelled)) and joins its
-/// threads. A task running when the runtime is dropped finishes its current
-/// poll first, including any scope it is blocked in. Dropped from one of its
-/// own workers, the runtime cannot join that thread: it shuts down the same
-/// way, and the threads exit on their own.
+/// Dropping the runtime cancels its `'static` tasks and blocking jobs that
+/// have not started (their handles report
+/// [`is_cancelled`](crate::JoinError::is_cancelled)); a task in the middle of
+/// a poll finishes that poll, and is then cancelled if it is not done. Scoped
+/// tasks are never cancelled by shutdown: a task blocked in a scope when the
+/// runtime is dropped finishes that scope, every task of which runs to its
+/// end, since the blocked frame's borrows depend on it. `drop` returns once
+/// every thread of the runtime has exited. Dropped from one of its own
+/// threads, the runtime cannot join that thread: it shuts down the same way,
+/// and its threads exit by themselves once nothing runs.
 ///
 /// # Examples
 ///
@@ -103,8 +107,9 @@ impl Runtime {
     /// and returns only after every task spawned on the scope has completed.
     ///
     /// This is [`std::thread::scope`] for async tasks. Called on a worker of
-    /// this runtime, the wait keeps running other tasks, so nested scopes
-    /// never deadlock; on any other thread it parks.
+    /// this runtime, the wait runs the scope's own tasks on top of itself
+    /// while it can, and hands its worker role to another thread while it
+    /// cannot, so nested scopes never deadlock; on any other thread it parks.
     ///
     /// # Panics
     ///
@@ -138,7 +143,8 @@ impl Runtime {
     /// output. The future need not be `Send`; tasks it spawns with the free
     /// functions go to this runtime.
     ///
-    /// On a worker of this runtime the wait keeps running other tasks; on any
+    /// Inside a task, the worker's role passes to another thread while the
+    /// future waits; on any
     /// other thread it parks between polls.
     ///
     /// # Examples
@@ -520,7 +526,10 @@ impl Builder {
         self
     }
 
-    /// Names worker `i` by `name(i)` (default: `paddock-worker-{i}`).
+    /// Names thread `i` by `name(i)` (default: `paddock-worker-{i}`). The
+    /// workers are `0..n`; threads started later (blocking threads, and
+    /// spares that take over a blocked worker's role) take the next free
+    /// indices.
     ///
     /// # Examples
     ///
@@ -535,9 +544,10 @@ impl Builder {
         self
     }
 
-    /// Sets each worker's stack size in bytes (default: 16 MiB, reserved
-    /// rather than committed by most systems). Blocking waits run other tasks
-    /// on the waiting worker's stack, so deep nesting needs room.
+    /// Sets the stack size in bytes of every thread the runtime starts
+    /// (default: 16 MiB, reserved rather than committed by most systems). A
+    /// blocking wait runs the tasks it waits for on the waiting thread's
+    /// stack, so deep nesting needs room.
     ///
     /// # Examples
     ///

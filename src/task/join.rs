@@ -76,8 +76,9 @@ impl<T> JoinHandle<'_, T> {
 
     /// Blocks until the task completes and returns its output.
     ///
-    /// On a worker thread of the task's runtime this keeps running other
-    /// tasks while it waits, so it never deadlocks the pool; on any other
+    /// On a thread of the task's runtime this runs the task itself if it is
+    /// queued there, and otherwise hands the worker's role to another
+    /// thread while it waits, so it never deadlocks the pool; on any other
     /// thread it parks.
     ///
     /// # Errors
