@@ -169,6 +169,10 @@ impl Core {
     /// Moves the oldest half of `spawned` to `runnable` and returns the
     /// oldest, through this core's own stealer: `spawned` pops newest first.
     fn take_spawned(&self, shared: &Shared) -> Option<Notified> {
+        // The owner's emptiness check is two loads; a steal pins an epoch.
+        if self.queues.spawned.is_empty() {
+            return None;
+        }
         shared.stealers[self.index]
             .spawned
             .steal_into(&self.queues.runnable)

@@ -70,6 +70,7 @@ impl Metrics {
         }
     }
 
+    #[inline]
     pub(crate) fn count_poll(&self, core: usize) {
         bump(&self.cores[core].polls, 1);
     }

@@ -130,8 +130,9 @@ impl Shared {
                 Some(core) => core.push(self, task, reason),
                 None => match self.injector.push(task) {
                     Ok(()) => {
+                        // `notify_work`'s fence serves both checks.
                         self.notify_work();
-                        self.wake_starved();
+                        self.pool.wake_starved(&self.parkers);
                     }
                     // The runtime has exited: dropping the entry cancels the
                     // task (on this thread) instead of stranding it on the
@@ -197,12 +198,6 @@ impl Shared {
     /// (see `idle`).
     pub(crate) fn notify_work(&self) {
         self.idle.notify_work(&self.parkers);
-    }
-
-    /// Wakes the frames that hold a core for want of a thread (`pool`): a
-    /// task just queued on the injector may be theirs to run.
-    fn wake_starved(&self) {
-        self.pool.wake_starved(&self.parkers);
     }
 
     /// Wakes the thread waiting for a scope whose counter just reached zero.

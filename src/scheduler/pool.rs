@@ -199,6 +199,14 @@ impl Pool {
         crate::loom::sync::atomic::fence(SeqCst);
     }
 
+    /// True if an idle thread could take a core now. A starved frame asks
+    /// after listing itself: either it sees the idle thread here, or that
+    /// thread, going idle under the same lock, sees it listed.
+    pub(crate) fn has_idle_thread(&self) -> bool {
+        let state = self.state.lock();
+        state.idle > state.notified
+    }
+
     pub(crate) fn leave_starved(&self, slot: usize) {
         let mut starved = self.starved.lock();
         if let Some(position) = starved.iter().position(|&s| s == slot) {
@@ -208,8 +216,9 @@ impl Pool {
     }
 
     /// Wakes every starved frame (see `enter_starved`), if there is one.
+    /// The caller has pushed its task and fenced (`SeqCst`) since: the
+    /// other half of the store-buffer pattern in `enter_starved`.
     pub(crate) fn wake_starved(&self, parkers: &[super::park::Parker]) {
-        crate::loom::sync::atomic::fence(SeqCst);
         if self.num_starved.load(SeqCst) == 0 {
             return;
         }
@@ -267,8 +276,9 @@ impl Pool {
                 shared.finish_if_quiescent(&mut state.idle_view());
             }
             // A frame holding a core for want of a thread can hand it to
-            // this one now.
-            shared.wake_starved();
+            // this one now. (The lock orders this check after the frame's
+            // listing, or the frame sees this thread idle when it tries.)
+            self.wake_starved(&shared.parkers);
             let timed_out = if state.exiting {
                 false
             } else {

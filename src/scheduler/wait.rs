@@ -219,7 +219,7 @@ fn starved_wait(cx: &ThreadContext, target: Target, done: &impl Fn() -> bool) ->
     // After listing itself (a fence, inside), the frame looks once more, so
     // that a task queued meanwhile is not missed (`Pool::wake_starved`).
     let found = help(cx, target, done, true);
-    if !found {
+    if !found && !pool.has_idle_thread() {
         cx.shared.parkers[cx.slot].park();
     }
     pool.leave_starved(cx.slot);

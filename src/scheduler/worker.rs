@@ -95,15 +95,15 @@ fn run_core(cx: &ThreadContext) {
             let core = core.as_deref().expect("run_core holds a core");
             let task = core.next_task(shared).or_else(|| search(shared, core));
             if task.is_some() {
-                stop_searching(shared, core);
+                if core.searching.get() {
+                    stop_searching(shared, core);
+                }
+                shared.metrics.count_poll(core.index);
             }
             task
         };
         match task {
             Some(task) => {
-                if let Some(core) = cx.core.borrow().as_deref() {
-                    shared.metrics.count_poll(core.index);
-                }
                 run_task(Runnable::Queued(task));
                 if cx.core.borrow().is_none() {
                     return;
@@ -133,6 +133,7 @@ fn search(shared: &Shared, core: &Core) -> Option<crate::task::Notified> {
 }
 
 /// A searcher found work: the last one wakes another if work is left.
+#[cold]
 fn stop_searching(shared: &Shared, core: &Core) {
     if core.searching.replace(false)
         && shared.idle.stop_searching()
