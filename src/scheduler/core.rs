@@ -33,10 +33,12 @@
 //! `find_member`, for a frame that waits (see `wait`), runs only tasks that
 //! the wait already depends on, newest first: the LIFO slot, the top of
 //! `spawned` (the tasks the frame's scope just spawned), `yielded`, and then
-//! tasks stolen one at a time from other cores ("leapfrogging": stealing
-//! back work of its own that a thief took). A task that is not the frame's
-//! moves to the back of `runnable`, where the main loop and other cores
-//! find it.
+//! the oldest spawn of other cores, one at a time ("leapfrogging": taking
+//! back work of its own that a thief runs there). It looks at most
+//! `MAX_SCAN` tasks deep into `spawned` and `yielded`, and puts back in
+//! order the ones that are not its own; a task in the LIFO slot that is not
+//! its own, or one it stole, goes to the back of `runnable`, where the main
+//! loop and other cores find it.
 
 use std::cell::Cell;
 use std::time::Instant;

@@ -27,8 +27,8 @@
 //! task's stage (`Notified::claim`), so that it cannot complete; then every
 //! link of the chain is alive, because an incomplete task's scope is alive,
 //! and a live scope's parent is in the middle of the poll that opened it. A
-//! task that turns out not to be in `D(F)` is given back (`unclaim`) and set
-//! aside on the core's `runnable` queue.
+//! task that turns out not to be in `D(F)` is given back (`unclaim`) and left
+//! for the main loop (see `Core::find_member`).
 //!
 //! # When the frame has nothing of its own to run
 //!
@@ -41,6 +41,15 @@
 //! again, or becomes a spare. A frame that waits for another runtime, or for
 //! a future (`block_on`, whose `D(F)` is unknown), has nothing to help with:
 //! it gives its core up at once.
+//!
+//! # At the thread cap
+//!
+//! When no thread can take the core (`Builder::max_blocking_threads`), the
+//! frame keeps it and becomes *starved*: it runs only its own tasks, looking
+//! for them on the injector and `runnable` too, since no other thread runs
+//! this core meanwhile, and parks listed in `Pool::enter_starved`. A task
+//! pushed on the injector, or a thread going idle, wakes it: to run the
+//! task if it is its own, or to hand the core to that thread.
 
 use std::cell::Cell;
 use std::future::Future;
