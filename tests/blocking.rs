@@ -10,45 +10,15 @@ mod common;
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
-use std::sync::{mpsc, Arc, Barrier, Condvar, Mutex};
+use std::sync::{mpsc, Arc, Barrier, Mutex};
 use std::thread::{self, ThreadId};
 use std::time::Duration;
 
 use common::{
-    boom, named_rt, payload_of, rt, thread_name, unique_prefix, wait_until, watchdog, SetOnDrop,
-    LIMIT,
+    boom, capped_rt, named_rt, payload_of, rt, thread_name, unique_prefix, wait_until, watchdog,
+    Gate, SetOnDrop, LIMIT,
 };
 use paddock::Runtime;
-
-/// A door that jobs wait at until someone opens it: a plain blocking wait,
-/// which holds its thread.
-#[derive(Default)]
-struct Gate {
-    open: Mutex<bool>,
-    opened: Condvar,
-}
-
-impl Gate {
-    fn wait(&self) {
-        let mut open = self.open.lock().unwrap();
-        while !*open {
-            open = self.opened.wait(open).unwrap();
-        }
-    }
-
-    fn open(&self) {
-        *self.open.lock().unwrap() = true;
-        self.opened.notify_all();
-    }
-}
-
-fn capped_rt(workers: usize, max_blocking_threads: usize) -> Runtime {
-    Runtime::builder()
-        .worker_threads(workers)
-        .max_blocking_threads(max_blocking_threads)
-        .build()
-        .expect("building a runtime")
-}
 
 /// Scoped tasks read files through blocking jobs that borrow the paths and
 /// the output slots from the caller's stack, on 1 and 2 workers.

@@ -6,38 +6,13 @@ mod common;
 
 use std::future::pending;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
-use std::sync::{mpsc, Condvar, Mutex};
+use std::sync::{mpsc, Mutex};
 
 use common::{
-    progress_watchdog, rt, scaled, stress_scale, track, watchdog, CountDrop, Counts, Event,
-    SetOnDrop, LIMIT,
+    capped_rt, is_cancelled, progress_watchdog, rt, scaled, stress_scale, track, watchdog,
+    CountDrop, Counts, Event, Gate, SetOnDrop, LIMIT,
 };
-use paddock::{yield_now, JoinError, Runtime};
-
-/// A door that jobs wait at until someone opens it.
-#[derive(Default)]
-struct Gate {
-    open: Mutex<bool>,
-    opened: Condvar,
-}
-
-impl Gate {
-    fn wait(&self) {
-        let mut open = self.open.lock().unwrap();
-        while !*open {
-            open = self.opened.wait(open).unwrap();
-        }
-    }
-
-    fn open(&self) {
-        *self.open.lock().unwrap() = true;
-        self.opened.notify_all();
-    }
-}
-
-fn is_cancelled<T>(result: &Result<T, JoinError>) -> bool {
-    matches!(result, Err(error) if error.is_cancelled())
-}
+use paddock::yield_now;
 
 /// The first task to fail records its error and cancels the rest, which
 /// would otherwise never end; every future is dropped exactly once, and the
@@ -229,11 +204,7 @@ fn a_running_task_is_cancelled_when_its_poll_returns() {
 fn cancel_with_blocking_jobs() {
     watchdog(LIMIT, "cancel_with_blocking_jobs", || {
         for workers in [1, 2] {
-            let rt = Runtime::builder()
-                .worker_threads(workers)
-                .max_blocking_threads(1)
-                .build()
-                .unwrap();
+            let rt = capped_rt(workers, 1);
             let gate = Gate::default();
             let finished = AtomicBool::new(false);
             let queued_ran = AtomicBool::new(false);

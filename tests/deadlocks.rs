@@ -13,14 +13,16 @@ mod common;
 
 use std::future::{poll_fn, Future};
 use std::panic::{self, AssertUnwindSafe};
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::{mpsc, Arc};
 use std::task::Poll;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{named_rt, rt, sleep, thread_name, unique_prefix, wait_until, watchdog, Event};
+use common::{
+    child_test, join, named_rt, panic_message, rt, run_child, sleep, thread_name, unique_prefix,
+    unwrap_or_resume, wait_until, watchdog, Event,
+};
 use paddock::{yield_now, JoinHandle, Runtime, Scope};
 
 // ---------------------------------------------------------------------------
@@ -32,15 +34,6 @@ type Case = (String, Box<dyn FnOnce() + Send>);
 
 fn case(name: impl Into<String>, body: impl FnOnce() + Send + 'static) -> Case {
     (name.into(), Box::new(body))
-}
-
-/// The text of a panic payload.
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "<non-string payload>".into())
 }
 
 /// Runs every case at once, each on a thread of its own, and fails naming
@@ -88,14 +81,6 @@ fn all_finish(secs: u64, name: &str, cases: Vec<Case>) {
             names.len()
         );
     }
-}
-
-/// `join`, resuming a task's panic with its own payload (so that an
-/// assertion inside a task fails the test with its message).
-fn join<T>(handle: JoinHandle<'_, T>) -> T {
-    handle
-        .join()
-        .unwrap_or_else(|e| panic::resume_unwind(e.into_panic()))
 }
 
 /// How a task waits for a task of its own.
@@ -309,41 +294,6 @@ fn child_process_entry() {
     }
 }
 
-/// Runs `child_process_entry` for `scenario` in a child process; returns
-/// whether it exited successfully, its stdout and its stderr. Kills it after
-/// `secs` seconds.
-fn run_child(scenario: &str, secs: u64) -> (Option<std::process::ExitStatus>, String, String) {
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["child_process_entry", "--exact", "--ignored", "--nocapture"])
-        .env(CHILD_ENV, scenario)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawning the child process");
-    let read = |mut pipe: Box<dyn std::io::Read + Send>| {
-        thread::spawn(move || {
-            let mut text = String::new();
-            let _ = pipe.read_to_string(&mut text);
-            text
-        })
-    };
-    let out = read(Box::new(child.stdout.take().unwrap()));
-    let err = read(Box::new(child.stderr.take().unwrap()));
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        thread::sleep(Duration::from_millis(20));
-    };
-    (status, out.join().unwrap(), err.join().unwrap())
-}
-
 /// Issue 10, failure 2(b): 100,000 sibling tasks on one worker, each blocked in
 /// `paddock::block_on` on a gate that an outside thread opens 2 s later. With a
 /// thread per task this completes; at 59dfdf3 each blocked task ran the next on
@@ -364,15 +314,21 @@ fn thousands_of_blocked_siblings_neither_overflow_nor_hang() {
         (
             scenario,
             siblings,
-            thread::spawn(move || run_child(scenario, 30)),
+            thread::spawn(move || {
+                run_child(
+                    child_test("child_process_entry").env(CHILD_ENV, scenario),
+                    30,
+                )
+            }),
         )
     })
     .collect();
     let mut failures = Vec::new();
     for (scenario, siblings, child) in children {
-        let (status, stdout, stderr) = child.join().unwrap();
+        let run = child.join().unwrap();
+        let (stdout, stderr) = (&run.stdout, &run.stderr);
         let expected = format!("completed {siblings} of {siblings}");
-        let ok = matches!(status, Some(s) if s.success()) && stdout.contains(&expected);
+        let ok = !run.killed && run.status.success() && stdout.contains(&expected);
         if !ok {
             let tail: String = {
                 let lines: Vec<&str> = stderr.lines().collect();
@@ -380,7 +336,11 @@ fn thousands_of_blocked_siblings_neither_overflow_nor_hang() {
             };
             failures.push(format!(
                 "{siblings} siblings waiting by {scenario}: exit {}; stdout says {:?}; stderr ends:\n    {tail}",
-                status.map_or("none (killed after 30 s: hung)".to_string(), |s| s.to_string()),
+                if run.killed {
+                    "none (killed after 30 s: hung)".to_string()
+                } else {
+                    run.status.to_string()
+                },
                 stdout.lines().find(|l| l.starts_with("completed")).unwrap_or("nothing"),
             ));
         }
@@ -419,9 +379,7 @@ fn run_on<T: Send + 'static>(
             out.expect("the scope's task ran")
         }
         Across::Join => join(rt.spawn(async move { work() })),
-        Across::BlockOn => rt
-            .block_on(rt.spawn(async move { work() }))
-            .unwrap_or_else(|e| panic::resume_unwind(e.into_panic())),
+        Across::BlockOn => unwrap_or_resume(rt.block_on(rt.spawn(async move { work() }))),
     }
 }
 
@@ -697,7 +655,7 @@ fn outer_task_of_y(
                 let yp = yp.clone();
                 async move { assert_current_runtime_is(&yp, "a task it spawned", None) }
             });
-            paddock::block_on(nested).unwrap_or_else(|e| panic::resume_unwind(e.into_panic()));
+            unwrap_or_resume(paddock::block_on(nested));
         }
     };
     y.scope(|s| {
@@ -714,9 +672,7 @@ fn outer_task_of_y(
                 join(in_x);
             }),
             ForeignFrame::BlockOnJoin => x.block_on(async { join(handle) }),
-            ForeignFrame::BlockOnAwait => x
-                .block_on(handle)
-                .unwrap_or_else(|e| panic::resume_unwind(e.into_panic())),
+            ForeignFrame::BlockOnAwait => unwrap_or_resume(x.block_on(handle)),
         }
     });
     assert_current_runtime_is(yp, "the outer task of Y, after X's frame", None);

@@ -79,10 +79,10 @@ use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::{
-    assert_threads_gone, progress_watchdog, scaled, soak_secs, stress_scale, threads_named,
-    unique_prefix, watchdog, Event, Progress,
+    assert_threads_gone, named_rt, progress_watchdog, scaled, soak_secs, stress_scale,
+    threads_named, unique_prefix, watchdog, Event, Progress,
 };
-use paddock::{yield_now, Runtime, Scope};
+use paddock::{yield_now, Scope};
 
 /// How long a run may go without finishing a program before its watchdog
 /// calls it stuck. A program takes milliseconds in a debug build.
@@ -917,14 +917,7 @@ fn run_on_paddock(
 ) {
     let _blame = Blame(p, workers);
     let prefix = unique_prefix("dep");
-    let rt = {
-        let prefix = prefix.clone();
-        Runtime::builder()
-            .worker_threads(workers)
-            .thread_name(move |i| format!("{prefix}{i}"))
-            .build()
-            .expect("building a runtime")
-    };
+    let rt = named_rt(workers, &prefix);
     monitor.watch(Some(prefix.clone()));
     let env = Env {
         p,

@@ -19,7 +19,7 @@ use std::task::{Poll, Waker};
 use std::thread;
 use std::time::Duration;
 
-use common::{rt, Event};
+use common::{join, panic_message, rt, Event};
 use paddock::{yield_now, JoinHandle, Runtime};
 
 // ---------------------------------------------------------------------------
@@ -48,14 +48,6 @@ type Case = (String, Box<dyn FnOnce(Arc<Ctl>) + Send>);
 
 fn case(name: impl Into<String>, body: impl FnOnce(Arc<Ctl>) + Send + 'static) -> Case {
     (name.into(), Box::new(body))
-}
-
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "<non-string payload>".into())
 }
 
 /// Runs the cases one after another, each on a fresh thread with `secs`
@@ -97,12 +89,6 @@ fn each_in_turn(name: &str, secs: u64, cases: Vec<Case>) {
         }
     }
     assert!(failures.is_empty(), "{name}:\n  {}", failures.join("\n  "));
-}
-
-fn join<T>(handle: JoinHandle<'_, T>) -> T {
-    handle
-        .join()
-        .unwrap_or_else(|e| panic::resume_unwind(e.into_panic()))
 }
 
 /// A wake-up with a permit (like tokio's `Notify::notify_one`): `notify`

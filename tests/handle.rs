@@ -13,22 +13,10 @@ use std::sync::Arc;
 use std::thread;
 
 use common::{
-    named_rt, thread_name, threads_named, track, unique_prefix, wait_until, watchdog, Counts,
-    SetOnDrop, LIMIT,
+    is_cancelled, named_rt, panic_message, thread_name, threads_named, track, unique_prefix,
+    wait_until, watchdog, Counts, SetOnDrop, LIMIT,
 };
-use paddock::{Handle, JoinError};
-
-fn is_cancelled<T>(result: &Result<T, JoinError>) -> bool {
-    matches!(result, Err(error) if error.is_cancelled())
-}
-
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_default()
-}
+use paddock::Handle;
 
 /// A handle is `Clone + Send + Sync + Debug`; clones on other threads
 /// spawn, run blocking jobs, block on futures and open scopes that borrow.

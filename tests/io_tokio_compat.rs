@@ -17,7 +17,7 @@ use async_compat::Compat;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use common::{rt, watchdog, CountDrop, LIMIT};
+use common::{panic_message, rt, watchdog, CountDrop, LIMIT};
 
 #[test]
 fn tokio_sleep_through_compat() {
@@ -142,11 +142,7 @@ fn tokio_sleep_without_compat_fails_the_task_with_a_clear_panic() {
             // The worker survives the panic; the handle reports it.
             assert!(err.is_panic());
             let payload = err.into_panic();
-            let message = payload
-                .downcast_ref::<String>()
-                .map(String::as_str)
-                .or_else(|| payload.downcast_ref::<&str>().copied())
-                .unwrap_or_default();
+            let message = panic_message(&*payload);
             assert!(
                 message.contains("Tokio"),
                 "unexpected panic message: {message:?}"

@@ -5,32 +5,11 @@ mod common;
 use std::future::pending;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use std::sync::{mpsc, Condvar, Mutex};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{rt, sleep, wait_until, watchdog, Event, LIMIT};
-use paddock::{yield_now, Runtime, RuntimeMetrics};
-
-/// A door that threads wait at until someone opens it.
-#[derive(Default)]
-struct Gate {
-    open: Mutex<bool>,
-    opened: Condvar,
-}
-
-impl Gate {
-    fn wait(&self) {
-        let mut open = self.open.lock().unwrap();
-        while !*open {
-            open = self.opened.wait(open).unwrap();
-        }
-    }
-
-    fn open(&self) {
-        *self.open.lock().unwrap() = true;
-        self.opened.notify_all();
-    }
-}
+use common::{capped_rt, panic_message, rt, sleep, wait_until, watchdog, Event, Gate, LIMIT};
+use paddock::{yield_now, RuntimeMetrics};
 
 fn total_polls(metrics: &RuntimeMetrics) -> u64 {
     (0..metrics.num_workers())
@@ -133,11 +112,7 @@ fn alive_tasks_before_and_after() {
 #[test]
 fn alive_tasks_stay_exact_across_shutdown() {
     watchdog(LIMIT, "alive_tasks_stay_exact_across_shutdown", || {
-        let rt = Runtime::builder()
-            .worker_threads(1)
-            .max_blocking_threads(1)
-            .build()
-            .unwrap();
+        let rt = capped_rt(1, 1);
         let (metrics, handle) = (rt.metrics(), rt.handle());
         let gate = std::sync::Arc::new(Gate::default());
         let (started_tx, started_rx) = mpsc::channel::<()>();
@@ -334,11 +309,7 @@ fn busy_duration_grows_with_work() {
 fn blocking_counts_with_a_cap() {
     watchdog(LIMIT, "blocking_counts_with_a_cap", || {
         for workers in [1, 2] {
-            let rt = Runtime::builder()
-                .worker_threads(workers)
-                .max_blocking_threads(2)
-                .build()
-                .unwrap();
+            let rt = capped_rt(workers, 2);
             let metrics = rt.metrics();
             assert_eq!(metrics.num_blocking_threads(), 0);
             assert_eq!(metrics.blocking_queue_depth(), 0);
@@ -436,11 +407,7 @@ fn worker_index_out_of_range_panics_with_a_message() {
             ];
             for (what, call) in calls {
                 let payload = panic::catch_unwind(AssertUnwindSafe(call)).unwrap_err();
-                let message = payload
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-                    .unwrap_or_default();
+                let message = panic_message(&*payload);
                 assert!(
                     message.contains("out of range") && message.contains('2'),
                     "{what}: {message:?}"

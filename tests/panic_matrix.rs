@@ -43,18 +43,19 @@ mod common;
 
 use std::any::Any;
 use std::future::Future;
-use std::io::Read;
 use std::ops::Deref;
 use std::panic::{self, catch_unwind, AssertUnwindSafe};
 use std::pin::{pin, Pin};
-use std::process::{Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{every_worker_runs_at_once, rt, wait_until, watchdog, Bomb, Event, Payload};
+use common::{
+    child_test, describe, every_worker_runs_at_once, panic_message, rt, run_child, wait_until,
+    watchdog, Bomb, Event, Payload,
+};
 use paddock::{JoinHandle, Scope};
 
 // ---------------------------------------------------------------------------
@@ -186,11 +187,7 @@ fn identify(payload: Box<dyn Any + Send>) -> Result<u32, String> {
     if let Some(p) = payload.downcast_ref::<Payload>() {
         return Ok(p.0);
     }
-    Err(payload
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "<a payload of another type>".into()))
+    Err(panic_message(&*payload))
 }
 
 // ---------------------------------------------------------------------------
@@ -930,66 +927,6 @@ const GROUPS: [(Kind, Place, &str); 4] = [
     (Kind::Static, Place::Nested, "Static/Nested"),
 ];
 
-/// Runs `test` of this binary in a child process with `env` set, and returns
-/// its exit status and output (stdout, then stderr). Kills it after `secs`.
-fn run_child(test: &str, env: (&str, &str), secs: u64) -> (ExitStatus, String) {
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            test,
-            "--exact",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(env.0, env.1)
-        .env("RUST_BACKTRACE", "0")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawning the child test process");
-    let readers: Vec<_> = [
-        Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>,
-        Box::new(child.stderr.take().unwrap()),
-    ]
-    .into_iter()
-    .map(|mut pipe| {
-        thread::spawn(move || {
-            let mut text = Vec::new();
-            let _ = pipe.read_to_end(&mut text);
-            String::from_utf8_lossy(&text).into_owned()
-        })
-    })
-    .collect();
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            break child.wait().unwrap();
-        }
-        thread::sleep(Duration::from_millis(2));
-    };
-    let output = readers
-        .into_iter()
-        .map(|reader| reader.join().unwrap())
-        .collect::<Vec<_>>()
-        .join("");
-    (status, output)
-}
-
-/// How a child ended, in words: an exit code, or the signal that killed it.
-fn describe(status: ExitStatus) -> String {
-    use std::os::unix::process::ExitStatusExt;
-    match (status.code(), status.signal()) {
-        (_, Some(6)) => "killed by SIGABRT (the process aborted)".into(),
-        (_, Some(signal)) => format!("killed by signal {signal}"),
-        (Some(code), _) => format!("exited with code {code}"),
-        _ => format!("{status}"),
-    }
-}
-
 /// Runs each group of the combo in a child process, then fails with what
 /// went wrong in each, naming the variant that was running when a child died.
 fn run_combo(name: &str) {
@@ -998,8 +935,14 @@ fn run_combo(name: &str) {
         let mut failures = Vec::new();
         for (_, _, group) in GROUPS {
             let selector = format!("{name} {group}");
-            let (status, output) =
-                run_child("matrix_child", (CHILD_ENV, &selector), CHILD_LIMIT + 3);
+            let run = run_child(
+                child_test("matrix_child")
+                    .arg("--test-threads=1")
+                    .env(CHILD_ENV, &selector)
+                    .env("RUST_BACKTRACE", "0"),
+                CHILD_LIMIT + 3,
+            );
+            let (status, output) = (run.status, run.output());
             if status.success() && output.contains("matrix: ok") {
                 continue;
             }

@@ -19,19 +19,15 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use common::{assert_threads_gone, named_rt, rt, unique_prefix, watchdog, LIMIT};
-use paddock::{yield_now, JoinHandle, Runtime, Scope};
+use common::{
+    assert_threads_gone, join, named_rt, panic_message, rt, unique_prefix, unwrap_or_resume,
+    watchdog, LIMIT,
+};
+use paddock::{yield_now, Runtime, Scope};
 
 // ---------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------
-
-/// `join`, resuming a task's panic with its own payload.
-fn join<T>(handle: JoinHandle<'_, T>) -> T {
-    handle
-        .join()
-        .unwrap_or_else(|e| panic::resume_unwind(e.into_panic()))
-}
 
 /// rayon's `pool.install(f)`: runs `f` as a task of `rt` (so on one of its
 /// workers) and returns its result, resuming its panic.
@@ -48,21 +44,12 @@ fn pseudo_join(a: impl FnOnce() + Send, b: impl FnOnce() + Send) {
     });
 }
 
-/// The message of a `&str` or `String` panic payload.
-fn message(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "<non-string payload>".into())
-}
-
 /// Runs `f`, which must panic with `Hello, world!`; returns nothing.
 #[track_caller]
 fn expect_hello_panic(what: &str, f: impl FnOnce()) {
     match panic::catch_unwind(AssertUnwindSafe(f)) {
         Ok(()) => panic!("{what}: the panic was not propagated"),
-        Err(payload) => assert_eq!(message(&*payload), "Hello, world!", "{what}"),
+        Err(payload) => assert_eq!(panic_message(&*payload), "Hello, world!", "{what}"),
     }
 }
 
@@ -210,15 +197,14 @@ fn yield_now_runs_a_just_spawned_task() {
         let rt = rt(1);
         let ran = Arc::new(AtomicBool::new(false));
         let ran2 = ran.clone();
-        rt.block_on(rt.spawn(async move {
+        unwrap_or_resume(rt.block_on(rt.spawn(async move {
             drop(paddock::spawn(async move { ran2.store(true, SeqCst) }));
             yield_now().await;
             assert!(
                 ran.load(SeqCst),
                 "the spawned task had not run when yield_now returned"
             );
-        }))
-        .unwrap_or_else(|e| panic::resume_unwind(e.into_panic()));
+        })));
     });
 }
 

@@ -18,8 +18,8 @@ use std::task::{Context, Poll, Waker};
 use std::thread;
 use std::time::Duration;
 
-use common::{rt, wait_until, watchdog, Payload, LIMIT};
-use paddock::{JoinHandle, Runtime};
+use common::{join, rt, wait_until, watchdog, Payload, LIMIT};
+use paddock::Runtime;
 use tokio::sync::oneshot;
 
 const WORKERS: [usize; 3] = [1, 2, 4];
@@ -41,12 +41,6 @@ fn on_each(name: &str, f: fn(&Runtime)) {
             f(&rt(workers))
         });
     }
-}
-
-fn join<T>(handle: JoinHandle<'_, T>) -> T {
-    handle
-        .join()
-        .unwrap_or_else(|e| panic::resume_unwind(e.into_panic()))
 }
 
 /// Calls its closure when dropped.

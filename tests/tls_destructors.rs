@@ -16,16 +16,13 @@
 
 mod common;
 
-use std::any::Any;
 use std::cell::RefCell;
-use std::io::Read;
 use std::panic::{self, catch_unwind, AssertUnwindSafe, RefUnwindSafe, UnwindSafe};
-use std::process::{Command, ExitStatus, Stdio};
 use std::sync::{Mutex, Once};
 use std::thread::{self, ThreadId};
 use std::time::{Duration, Instant};
 
-use common::{rt, watchdog, LIMIT};
+use common::{child_test, describe, panic_message, rt, run_child, watchdog, LIMIT};
 use paddock::{JoinError, JoinHandle};
 
 // ---------------------------------------------------------------------------
@@ -54,14 +51,6 @@ struct CallsPaddockOnDrop {
     handle: Option<JoinHandle<'static, u32>>,
 }
 
-fn message(payload: &(dyn Any + Send)) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "<a payload that is not a string>".into())
-}
-
 impl Drop for CallsPaddockOnDrop {
     fn drop(&mut self) {
         let (call, handle) = (self.call, self.handle.take());
@@ -75,7 +64,7 @@ impl Drop for CallsPaddockOnDrop {
             Ok(Ok(value)) => format!("returned {value}"),
             Ok(Err(error)) if error.is_cancelled() => "returned cancelled".to_owned(),
             Ok(Err(error)) => format!("returned an error: {error}"),
-            Err(payload) => format!("panicked: {}", message(&*payload)),
+            Err(payload) => format!("panicked: {}", panic_message(&*payload)),
         };
         OUTCOMES.lock().unwrap().push(text);
     }
@@ -196,72 +185,18 @@ fn tls_child() {
 // The parent: one test per case.
 // ---------------------------------------------------------------------------
 
-/// Runs `test` of this binary in a child process with `envs` set, and returns
-/// its exit status and output (stdout, then stderr). Kills it after `secs`.
-fn run_child(test: &str, envs: &[(&str, &str)], secs: u64) -> (ExitStatus, String) {
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            test,
-            "--exact",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .envs(envs.iter().copied())
-        .env("RUST_BACKTRACE", "0")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawning the child test process");
-    let readers: Vec<_> = [
-        Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>,
-        Box::new(child.stderr.take().unwrap()),
-    ]
-    .into_iter()
-    .map(|mut pipe| {
-        thread::spawn(move || {
-            let mut text = Vec::new();
-            let _ = pipe.read_to_end(&mut text);
-            String::from_utf8_lossy(&text).into_owned()
-        })
-    })
-    .collect();
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            break child.wait().unwrap();
-        }
-        thread::sleep(Duration::from_millis(2));
-    };
-    let output = readers
-        .into_iter()
-        .map(|reader| reader.join().unwrap())
-        .collect::<Vec<_>>()
-        .join("");
-    (status, output)
-}
-
-/// How a child ended, in words: an exit code, or the signal that killed it.
-fn describe(status: ExitStatus) -> String {
-    use std::os::unix::process::ExitStatusExt;
-    match (status.code(), status.signal()) {
-        (_, Some(6)) => "was killed by SIGABRT (the process aborted)".into(),
-        (_, Some(signal)) => format!("was killed by signal {signal}"),
-        (Some(code), _) => format!("exited with code {code}"),
-        _ => format!("ended with {status}"),
-    }
-}
-
 /// Runs `case` in a child and requires it to exit normally, having checked
 /// what the destructor saw.
 fn run_case(case: &'static str) {
     watchdog(LIMIT + 10, case, move || {
-        let envs = [(CASE_ENV, case), ("PADDOCK_WORKER_THREADS", "2")];
-        let (status, output) = run_child("tls_child", &envs, LIMIT + 5);
+        let run = run_child(
+            child_test("tls_child")
+                .arg("--test-threads=1")
+                .envs([(CASE_ENV, case), ("PADDOCK_WORKER_THREADS", "2")])
+                .env("RUST_BACKTRACE", "0"),
+            LIMIT + 5,
+        );
+        let (status, output) = (run.status, run.output());
         assert!(
             status.success() && output.contains("tls: outcomes"),
             "{case}: the child {}:\n{output}",

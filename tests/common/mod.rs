@@ -7,27 +7,46 @@
 // Each test binary uses its own subset of these helpers.
 #![allow(dead_code)]
 
+use std::any::Any;
 use std::fmt;
 use std::future::Future;
+use std::io::Read;
 use std::ops::Deref;
 use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
+use std::process::{Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Arc, Mutex, Once};
+use std::sync::{Arc, Condvar, Mutex, Once};
 use std::task::{Context, Poll, Waker};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use paddock::Runtime;
+use paddock::{JoinError, JoinHandle, Runtime};
 
 /// The time limit used by most tests. Every test finishes in well under a
 /// second when the runtime is healthy; the limit only decides how soon a hang
 /// is reported.
 pub const LIMIT: u64 = 10;
 
+/// The environment variable that multiplies every watchdog's limit: a slow
+/// host (valgrind runs the tests 20–50× slower) sets it, so that slowness is
+/// not mistaken for a hang. Default 1.
+pub const WATCHDOG_SCALE_ENV: &str = "PADDOCK_WATCHDOG_SCALE";
+
+/// `secs`, times `PADDOCK_WATCHDOG_SCALE`.
+pub fn scaled_secs(secs: u64) -> u64 {
+    let scale = std::env::var(WATCHDOG_SCALE_ENV)
+        .ok()
+        .and_then(|value| value.trim().parse::<u64>().ok())
+        .filter(|&scale| scale > 0)
+        .unwrap_or(1);
+    secs.saturating_mul(scale)
+}
+
 /// Runs `f` on a fresh thread and returns its result, or panics with a message
-/// naming `name` if it has not finished within `secs` seconds.
+/// naming `name` if it has not finished within `secs` seconds (times
+/// `PADDOCK_WATCHDOG_SCALE`).
 ///
 /// A panic inside `f` is resumed on the calling thread with its original
 /// payload. On a timeout the stuck thread is leaked; the test binary exits
@@ -38,6 +57,7 @@ pub fn watchdog<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> T {
     quiet_expected_panics();
+    let secs = scaled_secs(secs);
     let (done_tx, done_rx) = mpsc::channel::<()>();
     let body = thread::Builder::new()
         .name(format!("watchdog:{name}"))
@@ -89,6 +109,7 @@ pub fn progress_watchdog<T: Send + 'static>(
     f: impl FnOnce(&Progress) -> T + Send + 'static,
 ) -> T {
     quiet_expected_panics();
+    let stall_secs = scaled_secs(stall_secs);
     let progress = Arc::new(Progress::default());
     let (done_tx, done_rx) = mpsc::channel::<()>();
     let body = {
@@ -156,6 +177,16 @@ pub fn rt(n: usize) -> Runtime {
         .expect("building a runtime")
 }
 
+/// A runtime with `workers` workers and at most `max_blocking_threads`
+/// threads besides (`Builder::max_blocking_threads`).
+pub fn capped_rt(workers: usize, max_blocking_threads: usize) -> Runtime {
+    Runtime::builder()
+        .worker_threads(workers)
+        .max_blocking_threads(max_blocking_threads)
+        .build()
+        .expect("building a runtime")
+}
+
 /// Runs one task per worker of `rt`, each blocking its worker until all of
 /// them have arrived: this returns only if every worker is alive and each
 /// sleeping worker was woken for its task (else the caller's watchdog fires).
@@ -199,15 +230,36 @@ pub fn boom(n: u32) -> u32 {
 pub fn payload_of(payload: Box<dyn std::any::Any + Send>) -> u32 {
     match payload.downcast::<Payload>() {
         Ok(p) => p.0,
-        Err(other) => panic!(
-            "expected a Payload panic, got {:?}",
-            other
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| other.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "<non-string payload>".into())
-        ),
+        Err(other) => panic!("expected a Payload panic, got {:?}", panic_message(&*other)),
     }
+}
+
+/// The text of a panic payload: a `&str` or a `String` (what `panic!`
+/// makes), else `"<non-string payload>"`.
+pub fn panic_message(payload: &(dyn Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "<non-string payload>".into())
+}
+
+/// The value of a task's `Result`, or its panic resumed on this thread with
+/// its own payload (so that an assertion inside a task fails the test with
+/// its message). A cancelled task panics here.
+pub fn unwrap_or_resume<T>(result: Result<T, JoinError>) -> T {
+    result.unwrap_or_else(|e| panic::resume_unwind(e.into_panic()))
+}
+
+/// `JoinHandle::join`, resuming a task's panic with its own payload; see
+/// [`unwrap_or_resume`].
+pub fn join<T>(handle: JoinHandle<'_, T>) -> T {
+    unwrap_or_resume(handle.join())
+}
+
+/// Whether a task's result is `Err` with a cancelled `JoinError`.
+pub fn is_cancelled<T>(result: &Result<T, JoinError>) -> bool {
+    matches!(result, Err(error) if error.is_cancelled())
 }
 
 /// Increments a borrowed counter when dropped.
@@ -360,6 +412,114 @@ impl Event {
 pub fn wait_until(mut cond: impl FnMut() -> bool) {
     while !cond() {
         thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// A door that threads wait at until someone opens it: a plain blocking wait
+/// (a `Mutex<bool>` and a `Condvar`) that holds its thread, for blocking jobs
+/// and outside threads. Once open, it stays open.
+#[derive(Debug, Default)]
+pub struct Gate {
+    open: Mutex<bool>,
+    opened: Condvar,
+}
+
+impl Gate {
+    /// Blocks the calling thread until the gate is open.
+    pub fn wait(&self) {
+        let mut open = self.open.lock().unwrap();
+        while !*open {
+            open = self.opened.wait(open).unwrap();
+        }
+    }
+
+    /// Opens the gate, waking every thread that waits at it.
+    pub fn open(&self) {
+        *self.open.lock().unwrap() = true;
+        self.opened.notify_all();
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Child processes: a test that may abort, overflow its stack or hang runs in
+// a child process (this test binary again, running one ignored test), so
+// that its failure is an exit status here, not the end of the test binary.
+// ---------------------------------------------------------------------------
+
+/// A command that runs this test binary again, running only the ignored
+/// test `test` (`--exact --ignored --nocapture`). The caller adds arguments
+/// and environment variables (the one that selects the case), then passes
+/// it to [`run_child`].
+pub fn child_test(test: &str) -> Command {
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    command.args([test, "--exact", "--ignored", "--nocapture"]);
+    command
+}
+
+/// How a child process ended and what it wrote; see [`run_child`].
+#[derive(Debug)]
+pub struct ChildRun {
+    /// Its exit status (a SIGKILL where `killed`).
+    pub status: ExitStatus,
+    /// Whether it was still running at the deadline, and so killed.
+    pub killed: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl ChildRun {
+    /// Its stdout, then its stderr.
+    pub fn output(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
+/// Runs `command` (see [`child_test`]) with its stdout and stderr captured,
+/// each read by a thread of its own so that neither pipe fills up and stalls
+/// the child, and kills it if it is still running after `secs` seconds.
+pub fn run_child(command: &mut Command, secs: u64) -> ChildRun {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawning the child test process");
+    let read = |mut pipe: Box<dyn Read + Send>| {
+        thread::spawn(move || {
+            let mut text = Vec::new();
+            let _ = pipe.read_to_end(&mut text);
+            String::from_utf8_lossy(&text).into_owned()
+        })
+    };
+    let stdout = read(Box::new(child.stdout.take().unwrap()));
+    let stderr = read(Box::new(child.stderr.take().unwrap()));
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let (status, killed) = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break (status, false);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            break (child.wait().unwrap(), true);
+        }
+        thread::sleep(Duration::from_millis(2));
+    };
+    ChildRun {
+        status,
+        killed,
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+    }
+}
+
+/// How a child ended, in words that follow "the child": an exit code, or
+/// the signal that killed it.
+pub fn describe(status: ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (_, Some(6)) => "was killed by SIGABRT (the process aborted)".into(),
+        (_, Some(signal)) => format!("was killed by signal {signal}"),
+        (Some(code), _) => format!("exited with code {code}"),
+        _ => format!("ended with {status}"),
     }
 }
 
