@@ -53,6 +53,7 @@ fn all_finish(secs: u64, name: &str, cases: Vec<Case>) {
             .expect("spawning a case thread");
     }
     drop(tx);
+    let secs = common::scaled_secs(secs);
     let deadline = Instant::now() + Duration::from_secs(secs);
     let mut finished = vec![false; names.len()];
     let mut panicked = Vec::new();

@@ -70,6 +70,7 @@ fn each_in_turn(name: &str, secs: u64, cases: Vec<Case>) {
                 })
                 .expect("spawning a case thread");
         }
+        let secs = common::scaled_secs(secs);
         match rx.recv_timeout(Duration::from_secs(secs)) {
             Ok(None) => {}
             Ok(Some(message)) => failures.push(format!("{case_name}: panicked: {message}")),

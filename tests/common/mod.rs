@@ -476,8 +476,10 @@ impl ChildRun {
 
 /// Runs `command` (see [`child_test`]) with its stdout and stderr captured,
 /// each read by a thread of its own so that neither pipe fills up and stalls
-/// the child, and kills it if it is still running after `secs` seconds.
+/// the child, and kills it if it is still running after `secs` seconds
+/// (times `PADDOCK_WATCHDOG_SCALE`, which the child inherits too).
 pub fn run_child(command: &mut Command, secs: u64) -> ChildRun {
+    let secs = scaled_secs(secs);
     let mut child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
