@@ -91,9 +91,9 @@ impl RuntimeMetrics {
         self.shared.global_queue_depth()
     }
 
-    /// The number of times worker `worker` has polled a task in its main
-    /// loop. (Tasks that a waiting frame runs on top of itself are not
-    /// counted.)
+    /// The number of times worker `worker` has run a task: polled it, or
+    /// dropped its future if it was aborted, in its main loop or in a frame
+    /// that waits and runs the tasks it waits for.
     ///
     /// # Panics
     ///

@@ -202,7 +202,11 @@ fn help(cx: &ThreadContext, target: Target, done: &impl Fn() -> bool, starved: b
             let Some(core) = core.as_deref() else {
                 return false;
             };
-            core.find_member(shared, target, starved)
+            let found = core.find_member(shared, target, starved);
+            if found.is_some() {
+                shared.metrics.count_poll(core.index);
+            }
+            found
         };
         match found {
             Some(task) => {
