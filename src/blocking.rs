@@ -62,7 +62,7 @@ where
         shared.count_refused_spawn();
         drop(queued);
     } else {
-        shared.submit_blocking(queued);
+        Shared::submit_blocking(shared, queued);
     }
     // SAFETY: the handle's reference counted at allocation; the output type
     // is `T`.

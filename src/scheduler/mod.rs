@@ -147,9 +147,9 @@ impl Shared {
     /// Queues a blocking job on the pool, which starts a thread for it if
     /// none is idle and the cap allows. Once the runtime has exited, the job
     /// is cancelled instead.
-    pub(crate) fn submit_blocking(self: &Arc<Self>, job: Notified) {
-        self.metrics.count_spawn(None);
-        if let Err(refused) = Pool::push_job(self, job) {
+    pub(crate) fn submit_blocking(shared: &Arc<Shared>, job: Notified) {
+        shared.metrics.count_spawn(None);
+        if let Err(refused) = Pool::push_job(shared, job) {
             drop(refused);
         }
     }
