@@ -125,23 +125,35 @@ impl Pool {
     /// Starts a thread, which runs `core` first if given. Fails at the cap,
     /// or with the system's error.
     pub(crate) fn start_thread(shared: &Arc<Shared>, core: Option<Box<Core>>) -> io::Result<()> {
+        let slot = shared
+            .pool
+            .reserve_thread(&mut shared.pool.state.lock())
+            .ok_or_else(|| io::Error::other("paddock: the thread cap is reached"))?;
+        Pool::spawn_reserved(shared, slot, core)
+    }
+
+    /// Counts a thread about to start and gives it a parker slot, unless the
+    /// pool is at its cap or exiting.
+    fn reserve_thread(&self, state: &mut PoolState) -> Option<usize> {
+        if state.threads >= self.max_threads || state.exiting {
+            return None;
+        }
+        state.threads += 1;
+        // The lowest slots go to the first threads, which hold the cores:
+        // worker `i` is named by slot `i`, and so is every later thread.
+        Some(state.free_slots.pop().unwrap_or_else(|| {
+            state.next_slot += 1;
+            state.next_slot - 1
+        }))
+    }
+
+    /// Starts the thread that `reserve_thread` counted in `slot`.
+    fn spawn_reserved(
+        shared: &Arc<Shared>,
+        slot: usize,
+        core: Option<Box<Core>>,
+    ) -> io::Result<()> {
         let pool = &shared.pool;
-        let slot = {
-            let mut state = pool.state.lock();
-            if state.threads >= pool.max_threads || state.exiting {
-                return Err(io::Error::other("paddock: the thread cap is reached"));
-            }
-            state.threads += 1;
-            // The lowest slots go to the first threads, which hold the cores:
-            // worker `i` is named by slot `i`, and so is every later thread.
-            match state.free_slots.pop() {
-                Some(slot) => slot,
-                None => {
-                    state.next_slot += 1;
-                    state.next_slot - 1
-                }
-            }
-        };
         let thread_shared = shared.clone();
         let spawned = thread::Builder::new()
             .name((pool.config.name)(slot))
@@ -167,23 +179,34 @@ impl Pool {
     }
 
     /// Hands `core` to another thread: an idle one, or a new one if none is
-    /// idle and the cap allows. At the cap, gives a core back: the caller
+    /// idle and the cap allows. At the cap, gives the core back: the caller
     /// keeps the worker role while it waits (see `wait`).
+    ///
+    /// The core goes on `free_cores` only with a thread counted to take it
+    /// (notified, or reserved under the same lock): a thread that comes to
+    /// the pool for a queued job takes a free core first, and a core
+    /// published without a thread of its own would take the job's thread,
+    /// stranding the job at the cap.
     pub(crate) fn give_core(shared: &Arc<Shared>, core: Box<Core>) -> Result<(), Box<Core>> {
         let pool = &shared.pool;
         let mut state = pool.state.lock();
-        state.free_cores.push(core);
         if state.idle > state.notified {
+            state.free_cores.push(core);
             state.notified += 1;
             drop(state);
             pool.available.notify_one();
             return Ok(());
         }
+        let Some(slot) = pool.reserve_thread(&mut state) else {
+            return Err(core);
+        };
+        state.free_cores.push(core);
         drop(state);
-        if Pool::start_thread(shared, None).is_ok() {
+        if Pool::spawn_reserved(shared, slot, None).is_ok() {
             return Ok(());
         }
-        // Cores are interchangeable: any one left free comes back.
+        // The system refused the thread. Cores are interchangeable: any one
+        // left free comes back.
         pool.state.lock().free_cores.pop().map_or(Ok(()), Err)
     }
 
@@ -322,13 +345,15 @@ impl Pool {
     }
 
     /// Ends every thread, once the runtime has shut down and all of them
-    /// are idle.
-    pub(crate) fn exit_all(&self, state: &mut IdleView<'_>) {
+    /// are idle. Returns how many parker slots threads have ever used: the
+    /// parkers past them have never had a thread to wake.
+    pub(crate) fn exit_all(&self, state: &mut IdleView<'_>) -> usize {
         state.0.exiting = true;
         // Release: a thread that sees the flag without the lock sees the
         // shutdown before it.
         self.exiting.store(true, Release);
         self.available.notify_all();
+        state.0.next_slot
     }
 
     /// Blocks until every thread has exited, then joins them.
