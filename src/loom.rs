@@ -147,27 +147,19 @@ mod loom_impl {
         pub(crate) use loom::thread_local;
     }
 
-    /// Under loom a spin is a yield to the model checker, and one is enough:
-    /// longer spins only multiply the states it has to explore.
+    /// Under loom a spin does nothing. Every spin in paddock is bounded, so
+    /// loom needs no yield to see it end, and a yield would hide bugs: loom
+    /// lets a thread that yielded read only the newest value of each atomic,
+    /// so a worker that spun just before it parks could never read the stale
+    /// queue that the sleep protocol's fences exist for (`idle`).
     #[derive(Debug, Default)]
-    pub(crate) struct Backoff(std::cell::Cell<bool>);
+    pub(crate) struct Backoff;
 
     impl Backoff {
         pub(crate) fn new() -> Self {
-            Self::default()
+            Self
         }
 
-        pub(crate) fn snooze(&self) {
-            loom::thread::yield_now();
-            self.0.set(true);
-        }
-
-        pub(crate) fn is_completed(&self) -> bool {
-            self.0.get()
-        }
-
-        pub(crate) fn spin(&self) {
-            self.snooze();
-        }
+        pub(crate) fn spin(&self) {}
     }
 }

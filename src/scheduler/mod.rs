@@ -241,11 +241,11 @@ impl Shared {
     /// anything to do; called by each thread as it goes idle.
     fn finish_if_quiescent(&self, pool: &mut IdleView<'_>) {
         if pool.all_idle(self.idle.num_asleep()) && !self.has_work() {
-            self.pool.exit_all(pool);
-            // Every parker, not only the sleepers': a spurious wake-up costs
-            // a thread one look at its condition, and one missed here would
-            // keep `Runtime::drop` waiting for ever.
-            self.parkers.iter().for_each(Parker::unpark);
+            let slots_used = self.pool.exit_all(pool);
+            // Every used parker, not only the sleepers': a spurious wake-up
+            // costs a thread one look at its condition, and one missed here
+            // would keep `Runtime::drop` waiting for ever.
+            self.parkers[..slots_used].iter().for_each(Parker::unpark);
         }
     }
 

@@ -226,14 +226,9 @@ fn help(cx: &ThreadContext, target: Target, done: &impl Fn() -> bool, starved: b
 /// `HANDOFF_SPIN` since it last found work.
 fn spin_on(backoff: &Backoff, idle_since: &mut Option<Instant>) -> bool {
     if cfg!(paddock_loom) {
-        // One look again, then hand off: loom explores the interleavings
-        // that a longer spin would only wait for.
-        if idle_since.is_some() {
-            return false;
-        }
-        *idle_since = Some(Instant::now());
-        backoff.spin();
-        return true;
+        // Hand off at once: loom explores the interleavings that a spin
+        // would only wait for.
+        return false;
     }
     let since = *idle_since.get_or_insert_with(Instant::now);
     if since.elapsed() >= HANDOFF_SPIN {
