@@ -1,7 +1,7 @@
 //! Models of the scope latch (`src/scope.rs`, and its wake-up in
-//! `src/scheduler/sleep.rs`), through `Runtime::scope` on a one-worker
-//! runtime: the worker and the model's main thread, which waits as a thread
-//! outside the pool.
+//! `src/scheduler/park.rs`) and of `Scope::cancel`, through `Runtime::scope`
+//! on a one-worker runtime: the worker and the model's main thread, which
+//! waits as a thread outside the pool.
 
 mod common;
 
@@ -9,6 +9,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::task::Poll;
 
 use common::{model, poll_fn, quiet_boom_panics, runtime, Boom, Counter, Racy};
+use loom::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 /// The scope's only task completes while the owner (the main thread) decides
 /// to wait: before its check, between its check and its wait, or while it
@@ -101,5 +102,49 @@ fn panicking_task_recorded_exactly_once() {
         assert_eq!(payload_drops.get(), 0);
         drop(payload);
         assert_eq!(payload_drops.get(), 1);
+    });
+}
+
+/// `Scope::cancel` on the main thread races the first poll of a task that
+/// waits for ever (it returns `Pending` and keeps no waker). The cancel may
+/// land before that poll (the poll sees the flag and drops the future
+/// unpolled), during it (the task lists itself in the scope under the
+/// scope's lock, `ScopeState::list`, sees the flag there, and drops its
+/// future), or after it (`cancel` finds the task listed and aborts it).
+/// Whichever: the task is cancelled and its future dropped exactly once,
+/// the scope returns (else loom reports a deadlock), and a task spawned
+/// after the cancel starts cancelled, never polled.
+#[test]
+fn cancel_races_first_pending() {
+    model(|| {
+        loom::stop_exploring();
+        let rt = runtime(1);
+        // Unexplored, the worker starts, finds nothing and parks.
+        loom::thread::yield_now();
+        loom::explore();
+        let future_drops = Counter::new();
+        let late_polls = AtomicUsize::new(0);
+        rt.scope(|s| {
+            let token = future_drops.token();
+            let waiting = s.spawn(poll_fn(move |_| {
+                let _keep = &token;
+                Poll::<()>::Pending
+            }));
+            s.cancel();
+            let late_polls = &late_polls;
+            let late = s.spawn(async move {
+                late_polls.fetch_add(1, Relaxed);
+            });
+            let error = waiting.join().expect_err("the waiting task is cancelled");
+            assert!(error.is_cancelled());
+            // The race is over: the late task's flag is ordered by its spawn.
+            loom::stop_exploring();
+            let error = late
+                .join()
+                .expect_err("a task spawned after cancel is cancelled");
+            assert!(error.is_cancelled());
+        });
+        assert_eq!(future_drops.get(), 1);
+        assert_eq!(late_polls.load(Relaxed), 0);
     });
 }

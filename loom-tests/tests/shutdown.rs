@@ -14,17 +14,23 @@ use loom::sync::atomic::{AtomicBool, Ordering::*};
 
 /// A future that never completes and keeps `token` until it is dropped. Its
 /// first poll starts a model thread (joined through `threads`) that wakes
-/// the task through a clone of the task's waker, then sets `polled`.
+/// the task through a clone of the task's waker, then sets `polled`. With
+/// `explore`, that first poll is also where loom starts exploring (the
+/// model stopped exploring as it began).
 fn woken_from_another_thread(
     threads: &Threads,
     token: Token,
     polled: &Arc<AtomicBool>,
+    explore: bool,
 ) -> impl Future<Output = ()> + Send + 'static {
     let threads = threads.clone();
     let polled = polled.clone();
     poll_fn(move |cx| {
         let _keep = &token;
         if !polled.load(Relaxed) {
+            if explore {
+                loom::explore();
+            }
             let waker = cx.waker().clone();
             threads.spawn(move || waker.wake());
             polled.store(true, Release);
@@ -73,7 +79,7 @@ fn wake_races_runtime_shutdown() {
         let threads = Threads::default();
         let future_drops = Counter::new();
         let polled = Arc::new(AtomicBool::new(false));
-        let future = woken_from_another_thread(&threads, future_drops.token(), &polled);
+        let future = woken_from_another_thread(&threads, future_drops.token(), &polled, false);
         let handle = rt.spawn(future);
         drop(rt);
         threads.join_all();
@@ -103,11 +109,12 @@ fn wake_races_runtime_shutdown() {
 #[test]
 fn outside_wake_races_abort_and_runtime_drop() {
     model(|| {
+        loom::stop_exploring();
         let rt = runtime(1);
         let threads = Threads::default();
         let future_drops = Counter::new();
         let polled = Arc::new(AtomicBool::new(false));
-        let future = woken_from_another_thread(&threads, future_drops.token(), &polled);
+        let future = woken_from_another_thread(&threads, future_drops.token(), &polled, true);
         rt.scope(|s| {
             let handle = s.spawn(future);
             while !polled.load(Acquire) {

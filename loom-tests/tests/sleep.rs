@@ -1,12 +1,12 @@
-//! Models of the sleep protocol (`src/scheduler/sleep.rs`,
-//! `src/scheduler/worker.rs`) and of `block_on` outside the pool
-//! (`src/scheduler/block_on.rs`).
+//! Models of the sleep protocol (`src/scheduler/idle.rs`,
+//! `src/scheduler/worker.rs`, the parkers of `src/scheduler/park.rs`) and of
+//! `block_on` outside the pool (`src/scheduler/wait.rs`).
 
 mod common;
 
 use std::task::Poll;
 
-use common::{model, poll_fn, runtime, Racy, Threads};
+use common::{model, poll_fn, runtime, Racy, Seen, Threads};
 use loom::sync::atomic::{AtomicUsize, Ordering::*};
 use loom::sync::Arc;
 
@@ -36,21 +36,32 @@ fn task_pushed_while_worker_parks_is_run() {
     });
 }
 
-/// Two workers. A task runs a nested scope on worker A with two children:
-/// A runs one itself while it helps, and the other, displaced from A's LIFO
-/// slot to its stealable queue, may be stolen by worker B. If B completes
-/// the last child, it must wake A, which may be spinning, announcing itself
-/// idle or already parked; the nested scope then returns on A, and sees the
-/// children's writes to the task's locals.
+/// Two workers. A task runs a nested scope on worker A with two children,
+/// both spawned onto A's `spawned` queue: A's frame runs them newest first
+/// (they are its own, `D(F)`), and worker B, woken as a searcher by the
+/// spawns, may steal one meanwhile. If B completes the last child, it must
+/// wake A's frame (`Waiter::Slot`), which may be spinning, handing its core
+/// to a spare thread, or parked; the nested scope then returns on A and
+/// sees the children's writes to the task's locals.
+///
+/// Loom explores only the nested scope: from the task's first poll to the
+/// scope's return (`loom::explore`, `loom::stop_exploring`); the runtime's
+/// start, the outer scope and the shutdown run in one schedule, as other
+/// models check them. Four loom threads: the main thread, two workers, and
+/// the spare that takes A's core.
 #[test]
 fn helping_worker_and_completing_worker() {
+    static STOLEN: Seen = Seen::new();
+    static HANDED_OFF: Seen = Seen::new();
     model(|| {
+        loom::stop_exploring();
         let rt = runtime(2);
         let rt = &rt;
         let done = Racy::new(false);
         rt.scope(|s| {
             let done = &done;
             drop(s.spawn(async move {
+                loom::explore();
                 let (left, right) = (Racy::new(0), Racy::new(0));
                 rt.scope(|inner| {
                     // Each child gives up the CPU mid-poll, as a thread may be
@@ -68,11 +79,17 @@ fn helping_worker_and_completing_worker() {
                     });
                 });
                 assert_eq!(left.get() + right.get(), 3);
+                loom::stop_exploring();
                 done.set(true);
             }));
         });
         assert!(done.get());
+        let metrics = rt.metrics();
+        STOLEN.record((0..2).any(|w| metrics.worker_steal_count(w) > 0));
+        HANDED_OFF.record((0..2).any(|w| metrics.worker_handoff_count(w) > 0));
     });
+    assert!(STOLEN.count() > 0, "no execution had a child stolen");
+    assert!(HANDED_OFF.count() > 0, "no execution handed a core off");
 }
 
 /// `block_on` on a thread outside the pool: the future hands its waker to
@@ -105,33 +122,48 @@ fn block_on_wake_races_park() {
     });
 }
 
-/// Two threads outside the pool spawn at once while the only worker may be
-/// taking the injector's stack: one push's compare-and-swap can lose to the
-/// other's and retry on the new top, and the worker's swap can take the stack
-/// between the two pushes or after both. Each task runs exactly once and sees
-/// what its spawner wrote before spawning (the push publishes it, the swap
-/// acquires it), every `join` returns, and nothing leaks.
+/// Spawns, from a thread outside the pool, a `'static` task that reads what
+/// this thread wrote just before the spawn; returns its handle.
+fn spawn_reading_own_write(
+    rt: &paddock::Runtime,
+    id: usize,
+) -> paddock::JoinHandle<'static, usize> {
+    let data = Arc::new(Racy::new(0));
+    data.set(id);
+    rt.spawn(async move { data.get() })
+}
+
+/// Two threads outside the pool (the main thread and one more) spawn at
+/// once while the only worker may be taking the injector's stack: one
+/// push's compare-and-swap can lose to the other's and retry on the new
+/// top, and the worker's swap can take the stack between the two pushes or
+/// after both. Each task runs exactly once and sees what its spawner wrote
+/// before spawning (the push publishes it, the swap acquires it), every
+/// `join` returns, and nothing leaks.
+///
+/// Three loom threads: the main thread is the second spawner (it had only
+/// waited for two spawner threads before, and a fourth thread put the model
+/// past ten minutes at bound 2 once the spawn path grew its wake-ups). The
+/// other spawner hands its handle back instead of joining it, so that it
+/// exits as soon as it has pushed.
 #[test]
 fn outside_pushes_race_each_other_and_the_worker() {
     model(|| {
+        loom::stop_exploring();
         let rt = std::sync::Arc::new(runtime(1));
-        let spawners: Vec<_> = (1..=2)
-            .map(|id| {
-                let rt = rt.clone();
-                loom::thread::spawn(move || {
-                    let data = Arc::new(Racy::new(0));
-                    data.set(id);
-                    let seen = {
-                        let data = data.clone();
-                        rt.spawn(async move { data.get() })
-                    };
-                    assert_eq!(seen.join().expect("the task ran"), id);
-                })
-            })
-            .collect();
-        for spawner in spawners {
-            spawner.join().expect("the spawner's task ran");
-        }
+        // Unexplored, the worker starts, finds nothing and parks.
+        loom::thread::yield_now();
+        loom::explore();
+        let spawner = {
+            let rt = rt.clone();
+            loom::thread::spawn(move || spawn_reading_own_write(&rt, 2))
+        };
+        let mine = spawn_reading_own_write(&rt, 1);
+        let theirs = spawner.join().expect("the spawner spawned");
+        assert_eq!(mine.join().expect("the task ran"), 1);
+        assert_eq!(theirs.join().expect("the task ran"), 2);
+        // The shutdown is other models' business.
+        loom::stop_exploring();
     });
 }
 
@@ -159,5 +191,7 @@ fn every_worker_is_woken_for_blocking_tasks() {
                 }));
             }
         });
+        // The shutdown is other models' business.
+        loom::stop_exploring();
     });
 }

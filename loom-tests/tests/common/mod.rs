@@ -17,10 +17,23 @@ use loom::sync::Arc;
 
 use paddock::Runtime;
 
-/// A runtime with `workers` worker threads: loom threads, under the model.
+/// A runtime with `workers` worker threads and room for one more thread (a
+/// spare, to take a core that a waiting frame gives up, or to run a
+/// blocking job): loom threads, under the model.
+///
+/// The cap matters under loom, which allows at most 5 threads, the model's
+/// main thread included. (A cap of 0 is refused: blocking jobs need a thread
+/// beyond the workers.)
 pub fn runtime(workers: usize) -> Runtime {
+    runtime_with_spares(workers, 1)
+}
+
+/// A runtime with `workers` worker threads and at most `spares` threads
+/// besides (`Builder::max_blocking_threads`).
+pub fn runtime_with_spares(workers: usize, spares: usize) -> Runtime {
     Runtime::builder()
         .worker_threads(workers)
+        .max_blocking_threads(spares)
         .build()
         .expect("a loom runtime builds")
 }
@@ -144,4 +157,128 @@ pub fn model(f: impl Fn() + Sync + Send + 'static) {
         executions.load(Relaxed),
         started.elapsed()
     );
+}
+
+/// A one-shot event that a task waits for and another loom thread fires:
+/// the waiting future publishes its waker, and `fire_when_waited` blocks
+/// (on a loom condition variable, which costs loom no spinning) until it
+/// has, then fires the event and wakes the future through that waker.
+#[derive(Clone)]
+pub struct Event(Arc<EventState>);
+
+struct EventState {
+    /// Whether the event fired, and the waker of the future waiting for it.
+    state: loom::sync::Mutex<(bool, Option<Waker>)>,
+    published: loom::sync::Condvar,
+}
+
+impl Event {
+    pub fn new() -> Self {
+        Event(Arc::new(EventState {
+            state: loom::sync::Mutex::new((false, None)),
+            published: loom::sync::Condvar::new(),
+        }))
+    }
+
+    /// A future that completes once the event has fired; until then each
+    /// poll publishes its waker.
+    pub fn wait(&self) -> impl Future<Output = ()> + Send + 'static {
+        let event = self.clone();
+        poll_fn(move |cx| {
+            let mut state = event.0.state.lock().unwrap();
+            if state.0 {
+                return Poll::Ready(());
+            }
+            state.1 = Some(cx.waker().clone());
+            event.0.published.notify_all();
+            Poll::Pending
+        })
+    }
+
+    /// Blocks until a future waits for the event (has published its
+    /// waker).
+    pub fn wait_until_waited(&self) {
+        drop(self.waited());
+    }
+
+    fn waited(&self) -> loom::sync::MutexGuard<'_, (bool, Option<Waker>)> {
+        let mut state = self.0.state.lock().unwrap();
+        while state.1.is_none() {
+            state = self.0.published.wait(state).unwrap();
+        }
+        state
+    }
+
+    /// Blocks until a future waits for the event, then fires it: sets it
+    /// and wakes that future, outside the lock, as a reactor would.
+    pub fn fire_when_waited(&self) {
+        let waker = {
+            let mut state = self.waited();
+            state.0 = true;
+            state.1.take().unwrap()
+        };
+        waker.wake();
+    }
+}
+
+/// A blocking job's gate: the job reports that it started and then blocks
+/// until the model releases it, so that it holds its thread meanwhile.
+#[derive(Clone)]
+pub struct Gate(Arc<(loom::sync::Mutex<(bool, bool)>, loom::sync::Condvar)>);
+
+impl Gate {
+    pub fn new() -> Self {
+        Gate(Arc::new((
+            loom::sync::Mutex::new((false, false)),
+            loom::sync::Condvar::new(),
+        )))
+    }
+
+    /// Run by the job: says it started, then waits for `release`.
+    pub fn hold(&self) {
+        let (state, changed) = &*self.0;
+        let mut state = state.lock().unwrap();
+        state.0 = true;
+        changed.notify_all();
+        while !state.1 {
+            state = changed.wait(state).unwrap();
+        }
+    }
+
+    /// Blocks until the job has started.
+    pub fn wait_started(&self) {
+        let (state, changed) = &*self.0;
+        let mut state = state.lock().unwrap();
+        while !state.0 {
+            state = changed.wait(state).unwrap();
+        }
+    }
+
+    pub fn release(&self) {
+        let (state, changed) = &*self.0;
+        state.lock().unwrap().1 = true;
+        changed.notify_all();
+    }
+}
+
+/// Counts executions of a model with a property, across all of them: a
+/// model asserts at the end that the interleaving it is about happened at
+/// least once (loom explores every schedule, but a change in `src/` could
+/// make a model's race unreachable without making it fail).
+pub struct Seen(std::sync::atomic::AtomicUsize);
+
+impl Seen {
+    pub const fn new() -> Self {
+        Seen(std::sync::atomic::AtomicUsize::new(0))
+    }
+
+    pub fn record(&self, happened: bool) {
+        if happened {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    pub fn count(&self) -> usize {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
