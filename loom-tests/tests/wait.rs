@@ -14,6 +14,28 @@ mod common;
 
 use common::{model, runtime, Event, Gate, Racy, Seen};
 
+/// The task of every model here: where loom starts exploring, it opens a
+/// scope (through `handle`) whose only child waits for `event` and then
+/// writes the task's local; the task returns what it reads there after the
+/// scope (1, if the scope waited for its child).
+fn scope_waiting_for(
+    handle: paddock::Handle,
+    event: Event,
+) -> impl std::future::Future<Output = usize> + Send + 'static {
+    async move {
+        loom::explore();
+        let data = Racy::new(0);
+        handle.scope(|inner| {
+            let data = &data;
+            drop(inner.spawn(async move {
+                event.wait().await;
+                data.set(1);
+            }));
+        });
+        data.get()
+    }
+}
+
 /// A `'static` task on the only worker opens a scope whose child waits for
 /// an event that the main thread fires. The frame runs the child once (it
 /// is its own, `D(F)`), finds nothing else to run, hands its core to a
@@ -34,21 +56,7 @@ fn frame_hands_off_core_while_child_is_woken_from_outside() {
         let rt = runtime(1);
         let handle = rt.handle();
         let event = Event::new();
-        let task = rt.spawn({
-            let event = event.clone();
-            async move {
-                loom::explore();
-                let data = Racy::new(0);
-                handle.scope(|inner| {
-                    let data = &data;
-                    drop(inner.spawn(async move {
-                        event.wait().await;
-                        data.set(1);
-                    }));
-                });
-                data.get()
-            }
-        });
+        let task = rt.spawn(scope_waiting_for(handle, event.clone()));
         event.fire_when_waited();
         assert_eq!(task.join().expect("the task completes"), 1);
         HANDED_OFF.record(rt.metrics().worker_handoff_count(0) > 0);
@@ -77,21 +85,7 @@ fn handoff_races_runtime_drop() {
         let rt = runtime(1);
         let handle = rt.handle();
         let event = Event::new();
-        let task = rt.spawn({
-            let event = event.clone();
-            async move {
-                loom::explore();
-                let data = Racy::new(0);
-                handle.scope(|inner| {
-                    let data = &data;
-                    drop(inner.spawn(async move {
-                        event.wait().await;
-                        data.set(1);
-                    }));
-                });
-                data.get()
-            }
-        });
+        let task = rt.spawn(scope_waiting_for(handle, event.clone()));
         let metrics = rt.metrics();
         // The task runs now: the shutdown will not cancel it.
         event.wait_until_waited();
@@ -133,18 +127,7 @@ fn starved_frame_is_woken_for_its_child() {
                 gate.hold();
             }
         });
-        let task = rt.spawn(async move {
-            loom::explore();
-            let data = Racy::new(0);
-            handle.scope(|inner| {
-                let data = &data;
-                drop(inner.spawn(async move {
-                    event.wait().await;
-                    data.set(1);
-                }));
-            });
-            data.get()
-        });
+        let task = rt.spawn(scope_waiting_for(handle, event));
         assert_eq!(task.join().expect("the task completes"), 1);
         assert_eq!(
             rt.metrics().worker_handoff_count(0),
