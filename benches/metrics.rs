@@ -61,33 +61,13 @@ fn metrics_cost(c: &mut Criterion) {
         for (name, read) in [("paddock", false), ("paddock_read", true)] {
             group.bench_function(
                 BenchmarkId::new(format!("spawn_many/{name}"), workers),
-                |b| {
-                    b.iter(|| {
-                        with_reader(&rt, read, || {
-                            rt.scope(|s| {
-                                for _ in 0..spawns {
-                                    s.spawn(async {});
-                                }
-                            })
-                        })
-                    })
-                },
+                |b| b.iter(|| with_reader(&rt, read, || common::paddock_spawn_many(&rt, spawns))),
             );
             group.bench_function(
                 BenchmarkId::new(format!("yield_many/{name}"), workers),
                 |b| {
                     b.iter(|| {
-                        with_reader(&rt, read, || {
-                            rt.scope(|s| {
-                                for _ in 0..tasks {
-                                    s.spawn(async move {
-                                        for _ in 0..yields {
-                                            paddock::yield_now().await;
-                                        }
-                                    });
-                                }
-                            })
-                        })
+                        with_reader(&rt, read, || common::paddock_yield_many(&rt, tasks, yields))
                     })
                 },
             );
@@ -96,32 +76,10 @@ fn metrics_cost(c: &mut Criterion) {
 
         let rt = common::tokio(workers);
         group.bench_function(BenchmarkId::new("spawn_many/tokio", workers), |b| {
-            b.iter(|| {
-                rt.block_on(async {
-                    let handles: Vec<_> = (0..spawns).map(|_| tokio::spawn(async {})).collect();
-                    for handle in handles {
-                        handle.await.unwrap();
-                    }
-                })
-            })
+            b.iter(|| rt.block_on(common::tokio_spawn_many(spawns)))
         });
         group.bench_function(BenchmarkId::new("yield_many/tokio", workers), |b| {
-            b.iter(|| {
-                rt.block_on(async {
-                    let handles: Vec<_> = (0..tasks)
-                        .map(|_| {
-                            tokio::spawn(async move {
-                                for _ in 0..yields {
-                                    tokio::task::yield_now().await;
-                                }
-                            })
-                        })
-                        .collect();
-                    for handle in handles {
-                        handle.await.unwrap();
-                    }
-                })
-            })
+            b.iter(|| rt.block_on(common::tokio_yield_many(tasks, yields)))
         });
     }
     group.finish();

@@ -16,13 +16,7 @@ fn spawn_many(c: &mut Criterion) {
     for workers in common::workers() {
         let rt = common::paddock(workers);
         group.bench_function(BenchmarkId::new("paddock", workers), |b| {
-            b.iter(|| {
-                rt.scope(|s| {
-                    for _ in 0..tasks {
-                        s.spawn(async {});
-                    }
-                })
-            })
+            b.iter(|| common::paddock_spawn_many(&rt, tasks))
         });
         group.bench_function(BenchmarkId::new("paddock_in_task", workers), |b| {
             b.iter(|| {
@@ -38,17 +32,14 @@ fn spawn_many(c: &mut Criterion) {
         drop(rt);
 
         let rt = common::tokio(workers);
-        let spawn_all = move || async move {
-            let handles: Vec<_> = (0..tasks).map(|_| tokio::spawn(async {})).collect();
-            for handle in handles {
-                handle.await.unwrap();
-            }
-        };
         group.bench_function(BenchmarkId::new("tokio", workers), |b| {
-            b.iter(|| rt.block_on(spawn_all()))
+            b.iter(|| rt.block_on(common::tokio_spawn_many(tasks)))
         });
         group.bench_function(BenchmarkId::new("tokio_in_task", workers), |b| {
-            b.iter(|| rt.block_on(rt.spawn(spawn_all())).unwrap())
+            b.iter(|| {
+                rt.block_on(rt.spawn(common::tokio_spawn_many(tasks)))
+                    .unwrap()
+            })
         });
         drop(rt);
 

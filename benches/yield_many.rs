@@ -16,38 +16,13 @@ fn yield_many(c: &mut Criterion) {
     for workers in common::workers() {
         let rt = common::paddock(workers);
         group.bench_function(BenchmarkId::new("paddock", workers), |b| {
-            b.iter(|| {
-                rt.scope(|s| {
-                    for _ in 0..tasks {
-                        s.spawn(async move {
-                            for _ in 0..yields {
-                                paddock::yield_now().await;
-                            }
-                        });
-                    }
-                })
-            })
+            b.iter(|| common::paddock_yield_many(&rt, tasks, yields))
         });
         drop(rt);
 
         let rt = common::tokio(workers);
         group.bench_function(BenchmarkId::new("tokio", workers), |b| {
-            b.iter(|| {
-                rt.block_on(async {
-                    let handles: Vec<_> = (0..tasks)
-                        .map(|_| {
-                            tokio::spawn(async move {
-                                for _ in 0..yields {
-                                    tokio::task::yield_now().await;
-                                }
-                            })
-                        })
-                        .collect();
-                    for handle in handles {
-                        handle.await.unwrap();
-                    }
-                })
-            })
+            b.iter(|| rt.block_on(common::tokio_yield_many(tasks, yields)))
         });
         drop(rt);
 

@@ -133,3 +133,52 @@ impl Drop for Executor {
         }
     }
 }
+
+/// spawn_many's workload on paddock: `tasks` empty tasks in one scope,
+/// spawned from the calling thread. Shared with the metrics bench.
+pub fn paddock_spawn_many(rt: &paddock::Runtime, tasks: usize) {
+    rt.scope(|s| {
+        for _ in 0..tasks {
+            s.spawn(async {});
+        }
+    })
+}
+
+/// spawn_many's workload on tokio: `tasks` empty tasks spawned from
+/// `block_on`, each awaited through its handle.
+pub async fn tokio_spawn_many(tasks: usize) {
+    let handles: Vec<_> = (0..tasks).map(|_| tokio::spawn(async {})).collect();
+    for handle in handles {
+        handle.await.unwrap();
+    }
+}
+
+/// yield_many's workload on paddock: `tasks` tasks in one scope, each
+/// yielding `yields` times.
+pub fn paddock_yield_many(rt: &paddock::Runtime, tasks: usize, yields: usize) {
+    rt.scope(|s| {
+        for _ in 0..tasks {
+            s.spawn(async move {
+                for _ in 0..yields {
+                    paddock::yield_now().await;
+                }
+            });
+        }
+    })
+}
+
+/// yield_many's workload on tokio, from `block_on`.
+pub async fn tokio_yield_many(tasks: usize, yields: usize) {
+    let handles: Vec<_> = (0..tasks)
+        .map(|_| {
+            tokio::spawn(async move {
+                for _ in 0..yields {
+                    tokio::task::yield_now().await;
+                }
+            })
+        })
+        .collect();
+    for handle in handles {
+        handle.await.unwrap();
+    }
+}
