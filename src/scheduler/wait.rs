@@ -463,6 +463,9 @@ impl SignalSlot {
                 slot: None,
             };
         }
+        // Set, so that the first poll runs without waiting. Relaxed: this
+        // thread is the only one that takes the flag, and a stale waker from
+        // an earlier wait that sets it too costs one extra poll at most.
         self.signal.notified.store(true, Relaxed);
         TakenSignal {
             signal: self.signal.clone(),
