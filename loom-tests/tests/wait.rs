@@ -7,8 +7,9 @@
 //! and has three loom threads: the main thread (which also fires the wake
 //! from outside), the worker, and the spare. A frame that waits and has
 //! nothing of its own to run gives its core to the spare and parks; the
-//! spare runs the woken child; the frame wakes, finishes its poll without a
-//! core, and becomes a spare itself.
+//! spare runs the woken child; the frame wakes and takes a core back if one
+//! is free or asleep, else finishes its poll without one and becomes a spare
+//! itself.
 
 mod common;
 
@@ -42,8 +43,8 @@ fn scope_waiting_for(
 /// spare thread and parks; the child, woken from outside, runs on the spare
 /// (the frame does not look at the injector); its completion wakes the
 /// frame (`Waiter::Slot`), which sees the child's write to its local and
-/// finishes its task without a core. Then the runtime is dropped: both
-/// threads exit and nothing leaks.
+/// finishes its task, with a core taken back or without one. Then the
+/// runtime is dropped: both threads exit and nothing leaks.
 ///
 /// Every execution must end (else loom reports a deadlock: a core given
 /// away and lost, a frame never woken); the model also checks that the
@@ -64,6 +65,48 @@ fn frame_hands_off_core_while_child_is_woken_from_outside() {
         drop(rt);
     });
     assert!(HANDED_OFF.count() > 0, "no execution handed the core off");
+}
+
+/// The hand-off above, and then the frame's thread takes a core back
+/// (`wait::take_core_back`): the one it gave up if the spare has not taken
+/// it yet, or the spare's, asleep in `Idle`, whose thread then wakes to find
+/// it gone and becomes a spare (`Woken::CoreTaken`), racing the wake of the
+/// child from outside (a push onto the injector, whose `notify_work` may
+/// choose that same sleeper). After its first scope the task opens a second
+/// one; its child records the thread it runs on, which is the task's own
+/// when the frame holds a core (it runs its scope's tasks itself, and no
+/// other core exists). Every execution must end, the runtime drop included
+/// (a robbed thread never woken would keep it waiting); the model also
+/// checks that the core was taken back in some of them.
+#[test]
+fn frame_takes_a_core_back_after_its_wait() {
+    static TOOK_BACK: Seen = Seen::new();
+    model(|| {
+        loom::stop_exploring();
+        let rt = runtime(1);
+        let handle = rt.handle();
+        let event = Event::new();
+        let first = scope_waiting_for(handle.clone(), event.clone());
+        let task = rt.spawn(async move {
+            let read = first.await;
+            let task_thread = loom::thread::current().id();
+            let ran_on = Racy::new(None);
+            handle.scope(|inner| {
+                let ran_on = &ran_on;
+                drop(inner.spawn(async move {
+                    ran_on.set(Some(loom::thread::current().id()));
+                }));
+            });
+            (read, ran_on.get() == Some(task_thread))
+        });
+        event.fire_when_waited();
+        let (read, took_back) = task.join().expect("the task completes");
+        assert_eq!(read, 1);
+        TOOK_BACK.record(took_back);
+        loom::stop_exploring();
+        drop(rt);
+    });
+    assert!(TOOK_BACK.count() > 0, "no execution took a core back");
 }
 
 /// As `frame_hands_off_core_while_child_is_woken_from_outside`, but once

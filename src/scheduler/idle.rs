@@ -45,10 +45,24 @@
 //! A parked worker waits on its thread's parker. Other unparks of that parker
 //! (a stale wake from an earlier wait of the same thread) find it still on
 //! the sleepers list, and it parks again.
+//!
+//! # Cores asleep, and a frame taking one back
+//!
+//! A worker leaves its core here while it sleeps, and takes it back when it
+//! wakes. So a thread that gave its core up in a wait (`wait`) can take a
+//! sleeping worker's core once the wait is over (`take_sleeping_core`),
+//! instead of running the rest of its poll without one: the sleeper is
+//! taken off the list and counted awake, as if it had woken itself, and its
+//! thread, woken, finds its core gone and becomes a spare (`pool`). Nothing
+//! in the protocol above changes: the core's new holder is an unparked
+//! worker in the middle of a poll, which looks at every queue before it
+//! parks, like any other, and a notifier that finds no sleeper left has
+//! nothing to wake.
 
 use crate::loom::sync::atomic::{fence, AtomicUsize, Ordering::*};
 use crate::loom::sync::Mutex;
 
+use super::core::Core;
 use super::park::Parker;
 
 /// The low `UNPARKED_SHIFT` bits count searching workers; the rest, unparked
@@ -73,19 +87,37 @@ impl Counts {
 
 pub(crate) struct Idle {
     counts: AtomicUsize,
-    /// The parker slots of the workers asleep.
-    sleepers: Mutex<Vec<usize>>,
+    sleepers: Mutex<Sleepers>,
     num_cores: usize,
 }
 
-/// How a parked worker woke up.
-#[derive(Debug, PartialEq, Eq)]
+struct Sleepers {
+    /// The parker slots of the workers asleep, the last to park last.
+    slots: Vec<usize>,
+    /// The core of each worker asleep, or woken and not yet back, by slot.
+    // Boxed: a core moves between a thread's context and here by pointer.
+    #[allow(clippy::vec_box)]
+    cores: Vec<(usize, Box<Core>)>,
+}
+
+impl Sleepers {
+    fn take_core(&mut self, slot: usize) -> Option<Box<Core>> {
+        let position = self.cores.iter().position(|&(s, _)| s == slot)?;
+        Some(self.cores.swap_remove(position).1)
+    }
+}
+
+/// What a parked worker finds when its parker wakes it.
 pub(crate) enum Woken {
+    /// It is still on the sleepers list: not a wake-up of `notify_work`'s.
+    StillAsleep,
     /// `notify_work` chose it: it is counted as searching.
-    AsSearcher,
+    AsSearcher(Box<Core>),
     /// It took itself off the sleepers list: it is counted as unparked, not
     /// searching.
-    Itself,
+    Itself(Box<Core>),
+    /// A frame took its core (`take_sleeping_core`): the thread is a spare.
+    CoreTaken,
 }
 
 impl Idle {
@@ -93,7 +125,10 @@ impl Idle {
         assert!(num_cores < SEARCHING_MASK, "too many workers");
         Idle {
             counts: AtomicUsize::new(num_cores * ONE_UNPARKED),
-            sleepers: Mutex::new(Vec::with_capacity(num_cores)),
+            sleepers: Mutex::new(Sleepers {
+                slots: Vec::with_capacity(num_cores),
+                cores: Vec::with_capacity(num_cores),
+            }),
             num_cores,
         }
     }
@@ -120,7 +155,9 @@ impl Idle {
             if !self.should_wake(self.load()) {
                 return;
             }
-            let Some(slot) = sleepers.pop() else { return };
+            let Some(slot) = sleepers.slots.pop() else {
+                return;
+            };
             self.counts.fetch_add(ONE_UNPARKED + ONE_SEARCHING, SeqCst);
             slot
         };
@@ -152,35 +189,55 @@ impl Idle {
         last
     }
 
-    /// Lists worker `slot` as asleep. The caller then looks for work once
-    /// more (module docs) before it parks.
-    pub(crate) fn before_park(&self, slot: usize, searching: bool) {
+    /// Lists worker `slot` as asleep, leaving its core here. The caller then
+    /// looks for work once more (module docs) before it parks.
+    pub(crate) fn before_park(&self, slot: usize, core: Box<Core>) {
+        let leaving = ONE_UNPARKED
+            + if core.searching.replace(false) {
+                ONE_SEARCHING
+            } else {
+                0
+            };
         let mut sleepers = self.sleepers.lock();
-        let leaving = ONE_UNPARKED + if searching { ONE_SEARCHING } else { 0 };
         self.counts.fetch_sub(leaving, SeqCst);
-        sleepers.push(slot);
+        sleepers.slots.push(slot);
+        sleepers.cores.push((slot, core));
         drop(sleepers);
         // Pairs with the fence in `notify_work` (module docs).
         fence(SeqCst);
     }
 
-    /// Takes worker `slot` off the sleepers list, if it is still on it.
-    pub(crate) fn wake_self(&self, slot: usize) -> Woken {
+    /// What worker `slot`, woken, finds; `leave` takes it off the sleepers
+    /// list if it is still on it (shutdown), instead of `StillAsleep`.
+    pub(crate) fn wake(&self, slot: usize, leave: bool) -> Woken {
         let mut sleepers = self.sleepers.lock();
-        match sleepers.iter().position(|&s| s == slot) {
-            Some(position) => {
-                sleepers.swap_remove(position);
-                self.counts.fetch_add(ONE_UNPARKED, SeqCst);
-                Woken::Itself
+        if let Some(position) = sleepers.slots.iter().position(|&s| s == slot) {
+            if !leave {
+                return Woken::StillAsleep;
             }
-            None => Woken::AsSearcher,
+            sleepers.slots.swap_remove(position);
+            self.counts.fetch_add(ONE_UNPARKED, SeqCst);
+            let core = sleepers.take_core(slot).expect("a sleeper's core is here");
+            return Woken::Itself(core);
+        }
+        match sleepers.take_core(slot) {
+            Some(core) => {
+                core.searching.set(true);
+                Woken::AsSearcher(core)
+            }
+            None => Woken::CoreTaken,
         }
     }
 
-    /// True while worker `slot` is on the sleepers list: a wake-up that
-    /// finds it there was not `notify_work`'s.
-    pub(crate) fn is_asleep(&self, slot: usize) -> bool {
-        self.sleepers.lock().contains(&slot)
+    /// Takes the core of a sleeping worker, for a thread that gave its core
+    /// up in a wait (module docs), and returns it with the slot of the
+    /// sleeper, which the caller wakes.
+    pub(crate) fn take_sleeping_core(&self) -> Option<(usize, Box<Core>)> {
+        let mut sleepers = self.sleepers.lock();
+        let slot = sleepers.slots.pop()?;
+        self.counts.fetch_add(ONE_UNPARKED, SeqCst);
+        let core = sleepers.take_core(slot).expect("a sleeper's core is here");
+        Some((slot, core))
     }
 
     /// The number of workers asleep, for the shutdown check.
@@ -190,6 +247,6 @@ impl Idle {
 
     /// Every sleeper's slot, to wake them all at shutdown.
     pub(crate) fn sleeper_slots(&self) -> Vec<usize> {
-        self.sleepers.lock().clone()
+        self.sleepers.lock().slots.clone()
     }
 }

@@ -9,9 +9,11 @@
 //! A thread gives its core up when a wait inside a task's poll has nothing of
 //! its own left to run (`wait`): the core goes on `free_cores`, and an idle
 //! spare is woken, or a new thread started, to run it, so that N workers keep
-//! running while the frame waits. When the wait is over, the thread finishes
-//! the poll without a core; back in its main loop it takes a free core if
-//! there is one, and otherwise becomes a spare itself.
+//! running while the frame waits. When the wait is over, the thread takes a
+//! core back if one is free or asleep (`wait`), and otherwise finishes the
+//! poll without one; back in its main loop it takes a free core if there is
+//! one, and otherwise becomes a spare itself. A worker whose core such a
+//! thread took while it slept becomes a spare too (`idle`).
 //!
 //! Threads start on demand, up to `num_workers + max_blocking_threads`, and
 //! an idle spare exits after `keep_alive`. At the cap, a core given up waits
@@ -208,6 +210,12 @@ impl Pool {
         // The system refused the thread. Cores are interchangeable: any one
         // left free comes back.
         pool.state.lock().free_cores.pop().map_or(Ok(()), Err)
+    }
+
+    /// Takes back a core given up and not yet taken (`wait`): the thread
+    /// counted for it finds none and goes idle again.
+    pub(crate) fn take_free_core(&self) -> Option<Box<Core>> {
+        self.state.lock().free_cores.pop()
     }
 
     /// Lists the thread in `slot` as waiting in a frame that holds a core

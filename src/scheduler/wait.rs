@@ -35,10 +35,14 @@
 //! It spins briefly, looking again (work of its own may be finishing on
 //! another core, or stealable from it), then gives its core to another
 //! thread (`pool`) and parks, so that N workers keep running the rest of the
-//! runtime's tasks while it waits. When the wait is over, the thread finishes
-//! the poll without a core: what it spawns or wakes goes to the injector, as
-//! from a thread outside the pool. Back in its main loop it takes a core
-//! again, or becomes a spare. A frame that waits for another runtime, or for
+//! runtime's tasks while it waits. When the wait is over, the thread takes a
+//! core back if one is free or asleep (`take_core_back`): the rest of its
+//! poll is work like any other, and a poll that opens scope after scope
+//! (fork-join in a loop) would otherwise spawn each round onto the injector
+//! and park through each wait, a few thread switches a round, for as long as
+//! the poll lasts. With every core busy it finishes the poll without one:
+//! what it spawns or wakes goes to the injector, as from a thread outside
+//! the pool. Back in its main loop it takes a core again, or becomes a spare. A frame that waits for another runtime, or for
 //! a future (`block_on`, whose `D(F)` is unknown), has nothing to help with:
 //! it gives its core up at once.
 //!
@@ -58,7 +62,7 @@ use std::ptr::{self, NonNull};
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 use std::time::{Duration, Instant};
 
-use super::context::{self, enter_runtime, with_thread, ThreadContext};
+use super::context::{self, enter_runtime, with_thread, with_thread_of, ThreadContext};
 use super::park::Parker;
 use super::pool::Pool;
 use super::Shared;
@@ -297,16 +301,55 @@ fn give_up_core(cx: &ThreadContext) -> bool {
     }
 }
 
+/// Runs `wait`, a blocking wait on `shared`: if the thread held a core of
+/// `shared` when it began and gave it up meanwhile, it takes one back after.
+fn keeping_core<R>(shared: &Shared, wait: impl FnOnce() -> R) -> R {
+    let held_core = context::core_index_of(shared).is_some();
+    let result = wait();
+    if held_core && context::core_index_of(shared).is_none() {
+        take_core_back(shared);
+    }
+    result
+}
+
+/// Gives this thread, which gave its core up in a wait, a core that no
+/// thread runs: one given up and not yet taken, or a sleeping worker's
+/// (module docs). Does nothing if every core is busy.
+#[cold]
+fn take_core_back(shared: &Shared) {
+    with_thread_of(shared, |cx| {
+        let Some(cx) = cx else { return };
+        if shared.is_shut_down() {
+            return;
+        }
+        let core = shared.pool.take_free_core().or_else(|| {
+            let (sleeper, core) = shared.idle.take_sleeping_core()?;
+            // It finds its core gone, and becomes a spare.
+            shared.parkers[sleeper].unpark();
+            Some(core)
+        });
+        if let Some(core) = core {
+            core.awake_since.set(Instant::now());
+            cx.set_core(Some(core));
+        }
+    })
+}
+
 /// Waits until every task of `scope` has completed, on the scope's runtime.
 pub(crate) fn wait_scope(shared: &Shared, scope: &ScopeState) {
     let done = || scope.is_done();
-    if done() || before_blocking(shared, Target::Scope(scope), &done) {
+    if done() {
         return;
     }
-    match scope.waiter() {
-        Waiter::Slot(slot) => shared.parkers[slot].park_until(done),
-        Waiter::External => shared.external.wait_until(done),
-    }
+    keeping_core(shared, || {
+        if before_blocking(shared, Target::Scope(scope), &done) {
+            return;
+        }
+        match scope.waiter() {
+            Waiter::Slot(slot) => shared.parkers[slot].park_until(done),
+            Waiter::External => shared.external.wait_until(done),
+        }
+    })
 }
 
 /// Blocks until `done` holds, without polling anything: `arm` registers the
@@ -320,9 +363,14 @@ pub(crate) fn wait_task(
 ) {
     with_signal(|slot| {
         arm(&signal_waker(slot.signal.clone()));
-        if !done() && !before_blocking(shared, Target::Task(task), &done) {
-            slot.signal.parker().park_until(&done);
+        if done() {
+            return;
         }
+        keeping_core(shared, || {
+            if !before_blocking(shared, Target::Task(task), &done) {
+                slot.signal.parker().park_until(&done);
+            }
+        })
     })
 }
 
@@ -332,32 +380,34 @@ pub(crate) fn wait_task(
 pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output {
     let mut future = pin!(future);
     enter_runtime(shared, || {
-        with_signal(|slot| {
-            let signal = slot.take();
-            let waker = signal_waker(signal.signal().clone());
-            let mut cx = Context::from_waker(&waker);
-            loop {
-                // AcqRel: takes the flag, acquiring the waker's writes.
-                if signal.signal().notified.swap(false, AcqRel) {
-                    if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
-                        return output;
+        keeping_core(shared, || {
+            with_signal(|slot| {
+                let signal = slot.take();
+                let waker = signal_waker(signal.signal().clone());
+                let mut cx = Context::from_waker(&waker);
+                loop {
+                    // AcqRel: takes the flag, acquiring the waker's writes.
+                    if signal.signal().notified.swap(false, AcqRel) {
+                        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+                            return output;
+                        }
+                        // The future waits, on nothing this frame could run:
+                        // the core goes to another thread, even if the future
+                        // woke itself, since what it waits for may be queued
+                        // on this very core.
+                        let notified = || signal.signal().is_notified();
+                        before_blocking(shared, Target::Nothing, &notified);
+                        continue;
                     }
-                    // The future waits, on nothing this frame could run:
-                    // the core goes to another thread, even if the future
-                    // woke itself, since what it waits for may be queued
-                    // on this very core.
-                    let notified = || signal.signal().is_notified();
-                    before_blocking(shared, Target::Nothing, &notified);
-                    continue;
+                    // Not woken since the last poll: wait for the flag, not for
+                    // the parker's token, which a wait nested in that poll (on
+                    // the same parker) may have consumed.
+                    signal
+                        .signal()
+                        .parker()
+                        .park_until(|| signal.signal().is_notified());
                 }
-                // Not woken since the last poll: wait for the flag, not for
-                // the parker's token, which a wait nested in that poll (on
-                // the same parker) may have consumed.
-                signal
-                    .signal()
-                    .parker()
-                    .park_until(|| signal.signal().is_notified());
-            }
+            })
         })
     })
 }

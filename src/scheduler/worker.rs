@@ -60,15 +60,6 @@ pub(crate) fn thread_main(shared: Arc<Shared>, slot: usize, core: Option<Box<Cor
     shared.pool.thread_exited(&shared, slot);
 }
 
-/// Restarts a core's busy clock when its thread wakes up.
-struct AwakeAgain<'a>(&'a Core);
-
-impl Drop for AwakeAgain<'_> {
-    fn drop(&mut self) {
-        self.0.awake_since.set(std::time::Instant::now());
-    }
-}
-
 #[cfg(not(paddock_loom))]
 struct AbortOnUnwind;
 
@@ -109,7 +100,12 @@ fn run_core(cx: &ThreadContext) {
                     return;
                 }
             }
-            None => sleep(cx),
+            None => {
+                sleep(cx);
+                if cx.core.borrow().is_none() {
+                    return;
+                }
+            }
         }
     }
 }
@@ -143,43 +139,40 @@ fn stop_searching(shared: &Shared, core: &Core) {
     }
 }
 
-/// Parks the thread, with its core, until `notify_work` chooses it or the
-/// runtime exits.
+/// Parks the thread, leaving its core with `idle`, until `notify_work`
+/// chooses it, the runtime exits, or a frame takes the core (the thread is
+/// then a spare: `run_core` returns).
 fn sleep(cx: &ThreadContext) {
     let shared = &*cx.shared;
-    let core = cx.core.borrow();
-    let core = core.as_deref().expect("sleep holds a core");
-    let searching = core.searching.replace(false);
-    shared.idle.before_park(cx.slot, searching);
+    let core = cx.set_core(None).expect("sleep holds a core");
+    let index = core.index;
+    shared.metrics.count_park(index);
+    shared
+        .metrics
+        .count_busy(index, core.awake_since.get().elapsed());
+    shared.idle.before_park(cx.slot, core);
     if shared.has_work() {
         // Work came in as this worker went to sleep (see `idle`): wake a
         // sleeper for it, perhaps this one, unless a searcher will take it.
         shared.notify_work();
     }
-    shared.metrics.count_park(core.index);
-    shared
-        .metrics
-        .count_busy(core.index, core.awake_since.get().elapsed());
-    let _awake_again = AwakeAgain(core);
     if shared.is_shut_down() {
         shared.finish_if_quiescent_from_worker();
     }
-    loop {
+    let core = loop {
         if !shared.pool.is_exiting() {
             shared.parkers[cx.slot].park();
         }
-        if shared.pool.is_exiting() || shared.is_shut_down() {
-            // Off the list either way; the main loop looks again.
-            if shared.idle.wake_self(cx.slot) == Woken::AsSearcher {
-                core.searching.set(true);
-            }
-            return;
+        // Off the list either way once the runtime is ending; the main loop
+        // looks again.
+        let leave = shared.pool.is_exiting() || shared.is_shut_down();
+        match shared.idle.wake(cx.slot, leave) {
+            Woken::AsSearcher(core) | Woken::Itself(core) => break core,
+            Woken::CoreTaken => return,
+            // Woken for an earlier wait of this thread: still asleep.
+            Woken::StillAsleep => {}
         }
-        if !shared.idle.is_asleep(cx.slot) {
-            // Chosen by `notify_work`, which counted it as searching.
-            core.searching.set(true);
-            return;
-        }
-        // Woken for an earlier wait of this thread: still asleep.
-    }
+    };
+    core.awake_since.set(std::time::Instant::now());
+    cx.set_core(Some(core));
 }
