@@ -162,29 +162,56 @@ impl Target {
     }
 }
 
+/// What a frame does once `before_blocking` returns.
+enum Blocking {
+    /// `done` holds.
+    Done,
+    /// Park until `done` holds, then, if `core_given_up`, take a core back
+    /// (`take_core_back`).
+    Park { core_given_up: bool },
+}
+
 /// Gets the calling thread ready to block on `target` of `shared` until
 /// `done` holds. On a thread of `shared` that holds a core, runs tasks of
-/// `D(F)` meanwhile; returns true if `done` came to hold. Otherwise gives
-/// up the core, if the thread holds one of any runtime, and returns false:
-/// the caller then parks.
-fn before_blocking(shared: &Shared, target: Target, done: &impl Fn() -> bool) -> bool {
+/// `D(F)` meanwhile, until `done` holds. Otherwise gives up the core, if
+/// the thread holds one of any runtime, and says to park.
+fn before_blocking(shared: &Shared, target: Target, done: &impl Fn() -> bool) -> Blocking {
     with_thread(|cx| {
-        let Some(cx) = cx else { return false };
+        let Some(cx) = cx else {
+            return Blocking::Park {
+                core_given_up: false,
+            };
+        };
         let own_runtime = ptr::eq(&*cx.shared, shared);
         loop {
             if own_runtime && help(cx, target, done, false) {
-                return true;
+                return Blocking::Done;
             }
             // A frame that waits on a future gives its core up even if the
             // future woke itself: what it waits for may be queued on this
             // very core (module docs).
-            if give_up_core(cx) || !own_runtime {
-                return false;
+            match give_up_core(cx) {
+                GiveUp::HandedOff => {
+                    return Blocking::Park {
+                        core_given_up: own_runtime,
+                    }
+                }
+                GiveUp::NoCore => {
+                    return Blocking::Park {
+                        core_given_up: false,
+                    }
+                }
+                GiveUp::Kept if !own_runtime => {
+                    return Blocking::Park {
+                        core_given_up: false,
+                    }
+                }
+                GiveUp::Kept => {}
             }
             // No thread could take the core (`pool`): this frame keeps it,
             // and runs its own tasks as they come, until a thread frees up.
             if starved_wait(cx, target, done) {
-                return true;
+                return Blocking::Done;
             }
         }
     })
@@ -281,35 +308,32 @@ impl Drop for AbortOnUnwind {
     }
 }
 
-/// Hands the thread's core, if it holds one, to another thread. Returns
-/// false if the thread still holds it, for want of a thread to take it.
-fn give_up_core(cx: &ThreadContext) -> bool {
+/// What `give_up_core` did.
+enum GiveUp {
+    /// The thread held no core.
+    NoCore,
+    HandedOff,
+    /// No thread could take the core: the thread still holds it.
+    Kept,
+}
+
+/// Hands the thread's core, if it holds one, to another thread.
+fn give_up_core(cx: &ThreadContext) -> GiveUp {
     let Some(core) = cx.set_core(None) else {
-        return true;
+        return GiveUp::NoCore;
     };
     core.prepare_handoff(&cx.shared);
     let index = core.index;
     match Pool::give_core(&cx.shared, core) {
         Ok(()) => {
             cx.shared.metrics.count_handoff(index);
-            true
+            GiveUp::HandedOff
         }
         Err(core) => {
             cx.set_core(Some(core));
-            false
+            GiveUp::Kept
         }
     }
-}
-
-/// Runs `wait`, a blocking wait on `shared`: if the thread held a core of
-/// `shared` when it began and gave it up meanwhile, it takes one back after.
-fn keeping_core<R>(shared: &Shared, wait: impl FnOnce() -> R) -> R {
-    let held_core = context::core_index_of(shared).is_some();
-    let result = wait();
-    if held_core && context::core_index_of(shared).is_none() {
-        take_core_back(shared);
-    }
-    result
 }
 
 /// Gives this thread, which gave its core up in a wait, a core that no
@@ -319,7 +343,8 @@ fn keeping_core<R>(shared: &Shared, wait: impl FnOnce() -> R) -> R {
 fn take_core_back(shared: &Shared) {
     with_thread_of(shared, |cx| {
         let Some(cx) = cx else { return };
-        if shared.is_shut_down() {
+        // A wait nested in this one may have taken one back already.
+        if cx.core.borrow().is_some() || shared.is_shut_down() {
             return;
         }
         let core = shared.pool.take_free_core().or_else(|| {
@@ -341,15 +366,17 @@ pub(crate) fn wait_scope(shared: &Shared, scope: &ScopeState) {
     if done() {
         return;
     }
-    keeping_core(shared, || {
-        if before_blocking(shared, Target::Scope(scope), &done) {
-            return;
-        }
-        match scope.waiter() {
-            Waiter::Slot(slot) => shared.parkers[slot].park_until(done),
-            Waiter::External => shared.external.wait_until(done),
-        }
-    })
+    let Blocking::Park { core_given_up } = before_blocking(shared, Target::Scope(scope), &done)
+    else {
+        return;
+    };
+    match scope.waiter() {
+        Waiter::Slot(slot) => shared.parkers[slot].park_until(done),
+        Waiter::External => shared.external.wait_until(done),
+    }
+    if core_given_up {
+        take_core_back(shared);
+    }
 }
 
 /// Blocks until `done` holds, without polling anything: `arm` registers the
@@ -366,11 +393,13 @@ pub(crate) fn wait_task(
         if done() {
             return;
         }
-        keeping_core(shared, || {
-            if !before_blocking(shared, Target::Task(task), &done) {
-                slot.signal.parker().park_until(&done);
+        if let Blocking::Park { core_given_up } = before_blocking(shared, Target::Task(task), &done)
+        {
+            slot.signal.parker().park_until(&done);
+            if core_given_up {
+                take_core_back(shared);
             }
-        })
+        }
     })
 }
 
@@ -380,34 +409,40 @@ pub(crate) fn wait_task(
 pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output {
     let mut future = pin!(future);
     enter_runtime(shared, || {
-        keeping_core(shared, || {
-            with_signal(|slot| {
-                let signal = slot.take();
-                let waker = signal_waker(signal.signal().clone());
-                let mut cx = Context::from_waker(&waker);
-                loop {
-                    // AcqRel: takes the flag, acquiring the waker's writes.
-                    if signal.signal().notified.swap(false, AcqRel) {
-                        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
-                            return output;
+        with_signal(|slot| {
+            let signal = slot.take();
+            let waker = signal_waker(signal.signal().clone());
+            let mut cx = Context::from_waker(&waker);
+            let mut core_given_up = false;
+            loop {
+                // AcqRel: takes the flag, acquiring the waker's writes.
+                if signal.signal().notified.swap(false, AcqRel) {
+                    if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+                        if core_given_up {
+                            take_core_back(shared);
                         }
-                        // The future waits, on nothing this frame could run:
-                        // the core goes to another thread, even if the future
-                        // woke itself, since what it waits for may be queued
-                        // on this very core.
-                        let notified = || signal.signal().is_notified();
-                        before_blocking(shared, Target::Nothing, &notified);
-                        continue;
+                        return output;
                     }
-                    // Not woken since the last poll: wait for the flag, not for
-                    // the parker's token, which a wait nested in that poll (on
-                    // the same parker) may have consumed.
-                    signal
-                        .signal()
-                        .parker()
-                        .park_until(|| signal.signal().is_notified());
+                    // The future waits, on nothing this frame could run:
+                    // the core goes to another thread, even if the future
+                    // woke itself, since what it waits for may be queued
+                    // on this very core.
+                    let notified = || signal.signal().is_notified();
+                    if let Blocking::Park { core_given_up: now } =
+                        before_blocking(shared, Target::Nothing, &notified)
+                    {
+                        core_given_up |= now;
+                    }
+                    continue;
                 }
-            })
+                // Not woken since the last poll: wait for the flag, not for
+                // the parker's token, which a wait nested in that poll (on
+                // the same parker) may have consumed.
+                signal
+                    .signal()
+                    .parker()
+                    .park_until(|| signal.signal().is_notified());
+            }
         })
     })
 }
