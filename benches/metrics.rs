@@ -6,23 +6,35 @@
 //! callgrind, see `benches/README.md`). What this group measures is the
 //! other side: spawn_many and yield_many (the same workloads as their own
 //! groups, smaller) on paddock alone (`paddock`), and while another thread
-//! reads every metric in a loop (`paddock_read`). The reads must stay within
-//! the noise, since they only load counters that the workers write. tokio
-//! runs the same two workloads in the same run, for the ratio.
+//! reads every metric every `READ_EVERY` (`paddock_read`), a thousand times
+//! more often than a monitor that scrapes every second. Each read pulls the
+//! workers' counter lines to the reader's core, so the workers' next writes
+//! miss; that is the cost to see. The reader sleeps between reads: on the
+//! 2-core machines we measure on, the workers (and the bench thread, which
+//! spawns) keep both cores busy, so a reader that spins, or wakes 20,000
+//! times a second, measures the CPU it takes from them (13–22% at 50 µs,
+//! see `benches/README.md`), not the metrics. tokio runs the same two
+//! workloads in the same run, for the ratio.
 
 mod common;
 
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::thread;
+use std::time::Duration;
 
 use common::{criterion, size};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 
-/// Reads every metric of `rt` until `stop` is set; returns how many rounds.
+/// How often the reader reads every metric.
+const READ_EVERY: Duration = Duration::from_millis(1);
+
+/// Reads every metric of `rt` every `READ_EVERY` until `stop` is set;
+/// returns how many rounds.
 fn read_metrics(metrics: &paddock::RuntimeMetrics, stop: &AtomicBool) -> u64 {
     let mut rounds = 0u64;
     let mut sink = 0u64;
     while !stop.load(Relaxed) {
+        thread::sleep(READ_EVERY);
         sink = sink.wrapping_add(metrics.num_alive_tasks() as u64);
         sink = sink.wrapping_add(metrics.global_queue_depth() as u64);
         for worker in 0..metrics.num_workers() {
@@ -38,7 +50,10 @@ fn read_metrics(metrics: &paddock::RuntimeMetrics, stop: &AtomicBool) -> u64 {
     rounds
 }
 
-/// Runs `work` on `rt`, with a metrics reader beside it if `read`.
+/// Runs `work` (a whole criterion measurement) on `rt`, with a metrics
+/// reader beside it if `read`. The reader lives across every iteration: a
+/// reader started and joined per iteration would add a thread's start and
+/// up to `READ_EVERY` of its last sleep to each one.
 fn with_reader(rt: &paddock::Runtime, read: bool, work: impl FnOnce()) {
     if !read {
         return work();
@@ -61,13 +76,17 @@ fn metrics_cost(c: &mut Criterion) {
         for (name, read) in [("paddock", false), ("paddock_read", true)] {
             group.bench_function(
                 BenchmarkId::new(format!("spawn_many/{name}"), workers),
-                |b| b.iter(|| with_reader(&rt, read, || common::paddock_spawn_many(&rt, spawns))),
+                |b| {
+                    with_reader(&rt, read, || {
+                        b.iter(|| common::paddock_spawn_many(&rt, spawns))
+                    })
+                },
             );
             group.bench_function(
                 BenchmarkId::new(format!("yield_many/{name}"), workers),
                 |b| {
-                    b.iter(|| {
-                        with_reader(&rt, read, || common::paddock_yield_many(&rt, tasks, yields))
+                    with_reader(&rt, read, || {
+                        b.iter(|| common::paddock_yield_many(&rt, tasks, yields))
                     })
                 },
             );
