@@ -237,9 +237,9 @@ impl Core {
     }
 
     /// The newest task that a frame waiting on `target` may run (module
-    /// docs). A `starved` frame, which holds the core because no other
-    /// thread could take it, also looks through the injector and `runnable`:
-    /// nobody else may run them for a while.
+    /// docs), counted as a poll of this core. A `starved` frame, which holds
+    /// the core because no other thread could take it, also looks through
+    /// the injector and `runnable`: nobody else may run them for a while.
     #[inline]
     pub(crate) fn find_member(
         &self,
@@ -254,6 +254,7 @@ impl Core {
                 None => {
                     if let Some(task) = self.queues.spawned.pop() {
                         if target.is_direct_member(task.header()) {
+                            shared.metrics.count_poll(self.index);
                             return Some(Runnable::Queued(task));
                         }
                         self.queues.spawned.push(task);
@@ -262,7 +263,11 @@ impl Core {
                 slot => self.lifo.set(slot),
             }
         }
-        self.find_member_slow(shared, target, starved)
+        let found = self.find_member_slow(shared, target, starved);
+        if found.is_some() {
+            shared.metrics.count_poll(self.index);
+        }
+        found
     }
 
     #[inline(never)]

@@ -236,11 +236,7 @@ fn help(cx: &ThreadContext, target: Target, done: &impl Fn() -> bool, starved: b
             let Some(core) = core.as_deref() else {
                 return false;
             };
-            let found = core.find_member(shared, target, starved);
-            if found.is_some() {
-                shared.metrics.count_poll(core.index);
-            }
-            found
+            core.find_member(shared, target, starved)
         };
         match found {
             Some(task) => {
