@@ -42,9 +42,10 @@
 //! and park through each wait, a few thread switches a round, for as long as
 //! the poll lasts. With every core busy it finishes the poll without one:
 //! what it spawns or wakes goes to the injector, as from a thread outside
-//! the pool. Back in its main loop it takes a core again, or becomes a spare. A frame that waits for another runtime, or for
-//! a future (`block_on`, whose `D(F)` is unknown), has nothing to help with:
-//! it gives its core up at once.
+//! the pool. Back in its main loop it takes a core again, or becomes a
+//! spare. A frame that waits for another runtime, or for a future
+//! (`block_on`, whose `D(F)` is unknown), has nothing to help with: it gives
+//! its core up at once.
 //!
 //! # At the thread cap
 //!
@@ -190,23 +191,11 @@ fn before_blocking(shared: &Shared, target: Target, done: &impl Fn() -> bool) ->
             // A frame that waits on a future gives its core up even if the
             // future woke itself: what it waits for may be queued on this
             // very core (module docs).
-            match give_up_core(cx) {
-                GiveUp::HandedOff => {
-                    return Blocking::Park {
-                        core_given_up: own_runtime,
-                    }
-                }
-                GiveUp::NoCore => {
-                    return Blocking::Park {
-                        core_given_up: false,
-                    }
-                }
-                GiveUp::Kept if !own_runtime => {
-                    return Blocking::Park {
-                        core_given_up: false,
-                    }
-                }
-                GiveUp::Kept => {}
+            let given_up = give_up_core(cx);
+            if given_up != GiveUp::Kept || !own_runtime {
+                return Blocking::Park {
+                    core_given_up: own_runtime && given_up == GiveUp::HandedOff,
+                };
             }
             // No thread could take the core (`pool`): this frame keeps it,
             // and runs its own tasks as they come, until a thread frees up.
@@ -305,6 +294,7 @@ impl Drop for AbortOnUnwind {
 }
 
 /// What `give_up_core` did.
+#[derive(PartialEq, Eq)]
 enum GiveUp {
     /// The thread held no core.
     NoCore,
