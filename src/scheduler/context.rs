@@ -32,6 +32,10 @@ pub(crate) struct ThreadContext {
     pub(crate) core: RefCell<Option<Box<Core>>>,
     /// The signal of this thread's `block_on` and `join` waits.
     pub(crate) signal: SignalSlot,
+    /// Set when a wait inside the poll this thread is running handed its
+    /// core to another thread, until it holds one again or the poll ends:
+    /// each wait that ends meanwhile tries to take one back (`wait`).
+    pub(crate) core_lent: Cell<bool>,
 }
 
 struct Context {
@@ -88,6 +92,9 @@ impl ThreadContext {
     /// Gives the thread `core`, or takes its core away (`None`); the only
     /// way `core` changes, so that `core_index_of` stays right.
     pub(crate) fn set_core(&self, core: Option<Box<Core>>) -> Option<Box<Core>> {
+        if core.is_some() {
+            self.core_lent.set(false);
+        }
         let index = core.as_ref().map_or(NO_CORE, |core| core.index);
         CONTEXT.with(|cx| cx.core.set(index));
         std::mem::replace(&mut *self.core.borrow_mut(), core)

@@ -40,10 +40,10 @@
 //! poll is work like any other, and a poll that opens scope after scope
 //! (fork-join in a loop) would otherwise spawn each round onto the injector
 //! and park through each wait, a few thread switches a round, for as long as
-//! the poll lasts. With every core busy it finishes the poll without one:
-//! what it spawns or wakes goes to the injector, as from a thread outside
-//! the pool. Back in its main loop it takes a core again, or becomes a
-//! spare. A frame that waits for another runtime, or for a future
+//! the poll lasts. With every core busy it goes on without one, and tries
+//! again at the end of each later wait of the same poll: meanwhile what it
+//! spawns or wakes goes to the injector, as from a thread outside the pool.
+//! Back in its main loop it takes a core again, or becomes a spare. A frame that waits for another runtime, or for a future
 //! (`block_on`, whose `D(F)` is unknown), has nothing to help with: it gives
 //! its core up at once.
 //!
@@ -63,7 +63,7 @@ use std::ptr::{self, NonNull};
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 use std::time::{Duration, Instant};
 
-use super::context::{self, enter_runtime, with_thread, with_thread_of, ThreadContext};
+use super::context::{self, enter_runtime, with_thread, ThreadContext};
 use super::park::Parker;
 use super::pool::Pool;
 use super::Shared;
@@ -163,44 +163,29 @@ impl Target {
     }
 }
 
-/// What a frame does once `before_blocking` returns.
-enum Blocking {
-    /// `done` holds.
-    Done,
-    /// Park until `done` holds, then, if `core_given_up`, take a core back
-    /// (`take_core_back`).
-    Park { core_given_up: bool },
-}
-
 /// Gets the calling thread ready to block on `target` of `shared` until
 /// `done` holds. On a thread of `shared` that holds a core, runs tasks of
-/// `D(F)` meanwhile, until `done` holds. Otherwise gives up the core, if
-/// the thread holds one of any runtime, and says to park.
-fn before_blocking(shared: &Shared, target: Target, done: &impl Fn() -> bool) -> Blocking {
+/// `D(F)` meanwhile; returns true if `done` came to hold. Otherwise gives
+/// up the core, if the thread holds one of any runtime, and returns false:
+/// the caller then parks, and calls `take_core_back` after.
+fn before_blocking(shared: &Shared, target: Target, done: &impl Fn() -> bool) -> bool {
     with_thread(|cx| {
-        let Some(cx) = cx else {
-            return Blocking::Park {
-                core_given_up: false,
-            };
-        };
+        let Some(cx) = cx else { return false };
         let own_runtime = ptr::eq(&*cx.shared, shared);
         loop {
             if own_runtime && help(cx, target, done, false) {
-                return Blocking::Done;
+                return true;
             }
             // A frame that waits on a future gives its core up even if the
             // future woke itself: what it waits for may be queued on this
             // very core (module docs).
-            let given_up = give_up_core(cx);
-            if given_up != GiveUp::Kept || !own_runtime {
-                return Blocking::Park {
-                    core_given_up: own_runtime && given_up == GiveUp::HandedOff,
-                };
+            if give_up_core(cx) || !own_runtime {
+                return false;
             }
             // No thread could take the core (`pool`): this frame keeps it,
             // and runs its own tasks as they come, until a thread frees up.
             if starved_wait(cx, target, done) {
-                return Blocking::Done;
+                return true;
             }
         }
     })
@@ -293,44 +278,38 @@ impl Drop for AbortOnUnwind {
     }
 }
 
-/// What `give_up_core` did.
-#[derive(PartialEq, Eq)]
-enum GiveUp {
-    /// The thread held no core.
-    NoCore,
-    HandedOff,
-    /// No thread could take the core: the thread still holds it.
-    Kept,
-}
-
-/// Hands the thread's core, if it holds one, to another thread.
-fn give_up_core(cx: &ThreadContext) -> GiveUp {
+/// Hands the thread's core, if it holds one, to another thread. Returns
+/// false if the thread still holds it, for want of a thread to take it.
+fn give_up_core(cx: &ThreadContext) -> bool {
     let Some(core) = cx.set_core(None) else {
-        return GiveUp::NoCore;
+        return true;
     };
     core.prepare_handoff(&cx.shared);
     let index = core.index;
     match Pool::give_core(&cx.shared, core) {
         Ok(()) => {
             cx.shared.metrics.count_handoff(index);
-            GiveUp::HandedOff
+            cx.core_lent.set(true);
+            true
         }
         Err(core) => {
             cx.set_core(Some(core));
-            GiveUp::Kept
+            false
         }
     }
 }
 
-/// Gives this thread, which gave its core up in a wait, a core that no
-/// thread runs: one given up and not yet taken, or a sleeping worker's
-/// (module docs). Does nothing if every core is busy.
+/// At the end of a wait: if a wait in the poll this thread is running
+/// handed its core off (`ThreadContext::core_lent`), gives the thread a
+/// core that no thread runs, one given up and not yet taken or a sleeping
+/// worker's (module docs). Does nothing if every core is busy; the next
+/// wait of the poll tries again.
 #[cold]
-fn take_core_back(shared: &Shared) {
-    with_thread_of(shared, |cx| {
+fn take_core_back() {
+    with_thread(|cx| {
         let Some(cx) = cx else { return };
-        // A wait nested in this one may have taken one back already.
-        if cx.core.borrow().is_some() || shared.is_shut_down() {
+        let shared = &*cx.shared;
+        if !cx.core_lent.get() || cx.core.borrow().is_some() || shared.is_shut_down() {
             return;
         }
         let core = shared.pool.take_free_core().or_else(|| {
@@ -352,17 +331,14 @@ pub(crate) fn wait_scope(shared: &Shared, scope: &ScopeState) {
     if done() {
         return;
     }
-    let Blocking::Park { core_given_up } = before_blocking(shared, Target::Scope(scope), &done)
-    else {
+    if before_blocking(shared, Target::Scope(scope), &done) {
         return;
-    };
+    }
     match scope.waiter() {
         Waiter::Slot(slot) => shared.parkers[slot].park_until(done),
         Waiter::External => shared.external.wait_until(done),
     }
-    if core_given_up {
-        take_core_back(shared);
-    }
+    take_core_back();
 }
 
 /// Blocks until `done` holds, without polling anything: `arm` registers the
@@ -379,12 +355,9 @@ pub(crate) fn wait_task(
         if done() {
             return;
         }
-        if let Blocking::Park { core_given_up } = before_blocking(shared, Target::Task(task), &done)
-        {
+        if !before_blocking(shared, Target::Task(task), &done) {
             slot.signal.parker().park_until(&done);
-            if core_given_up {
-                take_core_back(shared);
-            }
+            take_core_back();
         }
     })
 }
@@ -399,14 +372,11 @@ pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output 
             let signal = slot.take();
             let waker = signal_waker(signal.signal().clone());
             let mut cx = Context::from_waker(&waker);
-            let mut core_given_up = false;
             loop {
                 // AcqRel: takes the flag, acquiring the waker's writes.
                 if signal.signal().notified.swap(false, AcqRel) {
                     if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
-                        if core_given_up {
-                            take_core_back(shared);
-                        }
+                        take_core_back();
                         return output;
                     }
                     // The future waits, on nothing this frame could run:
@@ -414,11 +384,7 @@ pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output 
                     // woke itself, since what it waits for may be queued
                     // on this very core.
                     let notified = || signal.signal().is_notified();
-                    if let Blocking::Park { core_given_up: now } =
-                        before_blocking(shared, Target::Nothing, &notified)
-                    {
-                        core_given_up |= now;
-                    }
+                    before_blocking(shared, Target::Nothing, &notified);
                     continue;
                 }
                 // Not woken since the last poll: wait for the flag, not for

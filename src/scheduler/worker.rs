@@ -8,7 +8,7 @@
 //! the core away (`wait`); the thread then finishes that poll without one and
 //! comes back here for a new role.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 use super::context::{enter_thread, run_task, ThreadContext};
 use super::core::Core;
@@ -30,6 +30,7 @@ pub(crate) fn thread_main(shared: Arc<Shared>, slot: usize, core: Option<Box<Cor
         shared,
         slot,
         core: RefCell::new(core),
+        core_lent: Cell::new(false),
     };
     enter_thread(&cx, || {
         // Task panics are caught where tasks run, and hook panics here; a
@@ -44,6 +45,9 @@ pub(crate) fn thread_main(shared: Arc<Shared>, slot: usize, core: Option<Box<Cor
         loop {
             if cx.core.borrow().is_some() {
                 run_core(&cx);
+                // Lost in a wait: the poll is over, and so is the claim to
+                // take a core back in the middle of it.
+                cx.core_lent.set(false);
                 continue;
             }
             match cx.shared.pool.next_assignment(&cx.shared) {
