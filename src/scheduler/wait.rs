@@ -43,9 +43,10 @@
 //! the poll lasts. With every core busy it goes on without one, and tries
 //! again at the end of each later wait of the same poll: meanwhile what it
 //! spawns or wakes goes to the injector, as from a thread outside the pool.
-//! Back in its main loop it takes a core again, or becomes a spare. A frame that waits for another runtime, or for a future
-//! (`block_on`, whose `D(F)` is unknown), has nothing to help with: it gives
-//! its core up at once.
+//! Back in its main loop it takes a core again, or becomes a spare. A frame
+//! that waits for another runtime, or for a future (`block_on`, whose
+//! `D(F)` is unknown), has nothing to help with: it gives its core up at
+//! once.
 //!
 //! # At the thread cap
 //!
