@@ -5,7 +5,7 @@ mod common;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::Barrier;
 
-use common::{every_worker_runs_at_once, rt, sleep, watchdog, Event, LIMIT};
+use common::{every_worker_runs_at_once, rt, sleep, wait_until, watchdog, Event, LIMIT};
 use paddock::{yield_now, Runtime, Scope};
 
 #[test]
@@ -273,4 +273,90 @@ fn auto_traits() {
         });
         assert_eq!(v, 1);
     });
+}
+
+/// What the first scope of `loop_of_scopes_after_a_hand_off` waits on.
+#[derive(Clone, Copy, Debug)]
+enum Blocker {
+    /// An event that a thread outside every runtime sets.
+    OutsideThread,
+    /// A task of another runtime, waiting for that event.
+    OtherRuntime,
+}
+
+/// A task that runs scope after scope, as a fork-join loop does. Its first
+/// scope's child waits for an event that a thread outside sets only once
+/// the frame has handed its core to a spare (it has nothing else to run).
+/// After that wait the thread takes a core back (a free one, or a sleeping
+/// worker's), and the rounds that follow run their children on the task's
+/// own thread, as a frame holding a core does. Before the take-back, the
+/// thread ran the rest of the poll without a core, so no child of a later
+/// round could run on it: every round went through the injector and parked
+/// through its wait.
+///
+/// Returns how many of the 200 later rounds ran a child on the task's
+/// thread.
+fn loop_of_scopes_after_a_hand_off(workers: usize, blocker: Blocker) -> usize {
+    let other = rt(1);
+    let rt = rt(workers);
+    let metrics = rt.metrics();
+    let event = Event::new();
+    std::thread::scope(|threads| {
+        threads.spawn(|| {
+            wait_until(|| (0..workers).any(|i| metrics.worker_handoff_count(i) > 0));
+            event.set();
+        });
+        rt.scope(|outer| {
+            outer
+                .spawn(async {
+                    paddock::scope(|s| match blocker {
+                        Blocker::OutsideThread => drop(s.spawn(event.wait())),
+                        Blocker::OtherRuntime => drop(s.spawn(async {
+                            other.scope(|o| drop(o.spawn(event.wait())));
+                        })),
+                    });
+                    let own = std::thread::current().id();
+                    (0..200)
+                        .filter(|_| {
+                            let on_own = AtomicBool::new(false);
+                            paddock::scope(|s| {
+                                for _ in 0..4 {
+                                    drop(s.spawn(async {
+                                        if std::thread::current().id() == own {
+                                            on_own.store(true, SeqCst);
+                                        }
+                                    }));
+                                }
+                            });
+                            on_own.load(SeqCst)
+                        })
+                        .count()
+                })
+                .join()
+                .unwrap()
+        })
+    })
+}
+
+#[test]
+fn loop_of_scopes_gets_its_core_back_after_a_hand_off() {
+    watchdog(
+        LIMIT,
+        "loop_of_scopes_gets_its_core_back_after_a_hand_off",
+        || {
+            for blocker in [Blocker::OutsideThread, Blocker::OtherRuntime] {
+                // One worker: the spare that took the core may keep finding the
+                // next round's child before it ever sleeps, so no core is free
+                // when the frame looks; the loop must still finish.
+                loop_of_scopes_after_a_hand_off(1, blocker);
+                for workers in [2, 4] {
+                    assert!(
+                        loop_of_scopes_after_a_hand_off(workers, blocker) > 0,
+                        "{blocker:?}, {workers} workers: after the hand-off no round ran a \
+                     child on the task's thread: it never got a core back"
+                    );
+                }
+            }
+        },
+    );
 }
