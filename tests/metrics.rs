@@ -438,3 +438,41 @@ fn metrics_outlive_the_runtime() {
         assert!(debug.contains("num_workers: 1"), "{debug}");
     });
 }
+
+/// A task that completes on a worker of another runtime (aborted there, by
+/// the task holding its handle) counts for its own runtime: each runtime's
+/// `num_alive_tasks` stays exact.
+#[test]
+fn alive_tasks_count_a_completion_on_another_runtimes_worker() {
+    watchdog(
+        LIMIT,
+        "alive_tasks_count_a_completion_on_another_runtimes_worker",
+        || {
+            let (home, other) = (rt(1), rt(1));
+            let (home_metrics, other_metrics) = (home.metrics(), other.metrics());
+            let forever = home.spawn(pending::<()>());
+            // Once polled, the task is idle: `abort` completes it at once, on
+            // the aborting thread.
+            wait_until(|| home_metrics.worker_poll_count(0) == 1);
+            other
+                .spawn(async move {
+                    forever.abort();
+                    assert!(forever.await.unwrap_err().is_cancelled());
+                })
+                .join()
+                .unwrap();
+            assert_eq!(home_metrics.num_alive_tasks(), 0, "the home runtime");
+            assert_eq!(other_metrics.num_alive_tasks(), 0, "the other runtime");
+            // The count went to `home`'s own counters, so more of `other`'s
+            // tasks are counted from zero, not from below it.
+            let gate = std::sync::Arc::new(Gate::default());
+            let waiting = {
+                let gate = gate.clone();
+                other.spawn_blocking(move || gate.wait())
+            };
+            assert_eq!(other_metrics.num_alive_tasks(), 1);
+            gate.open();
+            waiting.join().unwrap();
+        },
+    );
+}

@@ -15,6 +15,7 @@ use std::mem::ManuallyDrop;
 use std::ptr;
 
 use super::core::Core;
+use super::metrics::CoreCounters;
 use super::wait::SignalSlot;
 use super::Shared;
 use crate::loom::sync::Arc;
@@ -42,12 +43,34 @@ struct Context {
     thread: Cell<*const ThreadContext>,
     runtime: Cell<*const Shared>,
     task: Cell<*const Header>,
-    /// The index of the core `thread.core` holds, or `NO_CORE`: a copy
-    /// that costs no borrow to read, kept by `set_core`.
-    core: Cell<usize>,
+    /// The core `thread.core` holds, if any: a copy that costs no borrow to
+    /// read, kept by `set_core`, for a completing task's count.
+    held: Cell<HeldCore>,
 }
 
-const NO_CORE: usize = usize::MAX;
+/// Which runtime's core a thread holds, and that core's counters.
+#[derive(Clone, Copy)]
+struct HeldCore {
+    runtime: *const Shared,
+    counters: *const CoreCounters,
+}
+
+impl HeldCore {
+    const NONE: HeldCore = HeldCore {
+        runtime: ptr::null(),
+        counters: ptr::null(),
+    };
+
+    fn of(thread: &ThreadContext, core: Option<&Core>) -> HeldCore {
+        match core {
+            Some(core) => HeldCore {
+                runtime: Arc::as_ptr(&thread.shared),
+                counters: &**core.counters,
+            },
+            None => HeldCore::NONE,
+        }
+    }
+}
 
 #[cfg(not(paddock_loom))]
 std::thread_local! {
@@ -56,7 +79,7 @@ std::thread_local! {
             thread: Cell::new(ptr::null()),
             runtime: Cell::new(ptr::null()),
             task: Cell::new(ptr::null()),
-            core: Cell::new(NO_CORE),
+            held: Cell::new(HeldCore::NONE),
         }
     };
 }
@@ -68,7 +91,7 @@ loom::thread_local! {
         thread: Cell::new(ptr::null()),
         runtime: Cell::new(ptr::null()),
         task: Cell::new(ptr::null()),
-        core: Cell::new(NO_CORE),
+        held: Cell::new(HeldCore::NONE),
     };
 }
 
@@ -95,29 +118,32 @@ impl ThreadContext {
         if core.is_some() {
             self.core_lent.set(false);
         }
-        let index = core.as_ref().map_or(NO_CORE, |core| core.index);
-        CONTEXT.with(|cx| cx.core.set(index));
+        let held = HeldCore::of(self, core.as_deref());
+        CONTEXT.with(|cx| cx.held.set(held));
         std::mem::replace(&mut *self.core.borrow_mut(), core)
     }
 }
 
-/// The index of the core this thread holds, if it is a thread of `shared`
-/// and holds one: one read of the thread-local, no borrow.
+/// The counters of the core this thread holds, if it holds one of
+/// `shared`'s: two reads of the thread-local, no borrow.
 #[inline]
-pub(crate) fn core_index_of(shared: &Shared) -> Option<usize> {
+pub(crate) fn held_core_counters(shared: &Shared) -> Option<&CoreCounters> {
     CONTEXT.with(|cx| {
-        // SAFETY: as in `with_thread`.
-        let thread = unsafe { cx.thread.get().as_ref() }?;
-        let index = cx.core.get();
-        (index != NO_CORE && ptr::eq(&*thread.shared, shared)).then_some(index)
+        let held = cx.held.get();
+        // SAFETY: `held` names a core that this thread holds now (`set_core`
+        // sets it, and `enter_thread` clears it when the thread stops being
+        // a runtime thread). Its counters belong to `held.runtime`, which is
+        // `shared` here, and whose metrics keep every core's counters for
+        // as long as `shared` is borrowed.
+        ptr::eq(held.runtime, shared).then(|| unsafe { &*held.counters })
     })
 }
 
 /// Makes this thread a runtime thread while `f` runs.
 pub(crate) fn enter_thread<R>(cx: &ThreadContext, f: impl FnOnce() -> R) -> R {
+    let _forget_core = ForgetHeldCore;
     let _restore = Restore::new(|c| {
-        c.core
-            .set(cx.core.borrow().as_ref().map_or(NO_CORE, |core| core.index));
+        c.held.set(HeldCore::of(cx, cx.core.borrow().as_deref()));
         (
             c.thread.replace(cx),
             c.runtime.replace(Arc::as_ptr(&cx.shared)),
@@ -202,6 +228,16 @@ impl Drop for RestoreTask {
             cx.runtime.set(self.runtime);
             cx.task.set(self.task);
         });
+    }
+}
+
+/// Clears `held` when the thread stops being a runtime thread, even by a
+/// panic, so that no count outlives the core (or the runtime) it names.
+struct ForgetHeldCore;
+
+impl Drop for ForgetHeldCore {
+    fn drop(&mut self) {
+        CONTEXT.with(|cx| cx.held.set(HeldCore::NONE));
     }
 }
 

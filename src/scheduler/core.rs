@@ -43,9 +43,13 @@
 use std::cell::Cell;
 use std::time::Instant;
 
+use crossbeam_utils::CachePadded;
+
+use super::metrics::CoreCounters;
 use super::queue::{LocalQueue, Queues};
 use super::wait::Target;
 use super::Shared;
+use crate::loom::sync::Arc;
 use crate::task::{Notified, Runnable};
 
 /// Ticks between turns for the injector, `yielded` and `spawned` ahead of
@@ -102,10 +106,16 @@ pub(crate) struct Core {
     left_work: Cell<bool>,
     /// Since when the core has been awake, for its busy time.
     pub(crate) awake_since: Cell<Instant>,
+    /// This core's metrics, which only its holder writes.
+    pub(crate) counters: Arc<CachePadded<CoreCounters>>,
 }
 
 impl Core {
-    pub(crate) fn new(index: usize, queues: Queues<LocalQueue<Notified>>) -> Self {
+    pub(crate) fn new(
+        index: usize,
+        queues: Queues<LocalQueue<Notified>>,
+        counters: Arc<CachePadded<CoreCounters>>,
+    ) -> Self {
         Core {
             index,
             lifo: Cell::new(None),
@@ -118,6 +128,7 @@ impl Core {
             searching: Cell::new(false),
             left_work: Cell::new(false),
             awake_since: Cell::new(Instant::now()),
+            counters,
         }
     }
 
@@ -212,7 +223,7 @@ impl Core {
                 .or_else(|| victim.runnable.steal_into(into))
                 .or_else(|| victim.yielded.steal_into(into))?;
             self.left_work.set(!victim.is_empty());
-            shared.metrics.count_steal(self.index);
+            self.counters.count_steal();
             Some(task)
         })
     }
@@ -254,7 +265,7 @@ impl Core {
                 None => {
                     if let Some(task) = self.queues.spawned.pop() {
                         if target.is_direct_member(task.header()) {
-                            shared.metrics.count_poll(self.index);
+                            self.counters.count_poll();
                             return Some(Runnable::Queued(task));
                         }
                         self.queues.spawned.push(task);
@@ -265,7 +276,7 @@ impl Core {
         }
         let found = self.find_member_slow(shared, target, starved);
         if found.is_some() {
-            shared.metrics.count_poll(self.index);
+            self.counters.count_poll();
         }
         found
     }
@@ -309,7 +320,7 @@ impl Core {
             };
             match target.classify(task) {
                 Some(Ok(member)) => {
-                    shared.metrics.count_steal(self.index);
+                    self.counters.count_steal();
                     return Some(member);
                 }
                 Some(Err(other)) => {

@@ -11,6 +11,7 @@ use std::time::Duration;
 use crossbeam_utils::CachePadded;
 
 use crate::loom::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use crate::loom::sync::Arc;
 
 /// One core's counters, read at one time.
 pub(crate) struct CoreSnapshot {
@@ -21,8 +22,10 @@ pub(crate) struct CoreSnapshot {
     pub(crate) busy_nanos: u64,
 }
 
+/// One core's counters. The core keeps a handle to them for its hot path
+/// (`Core::counters`); the runtime keeps one for the readers.
 #[derive(Default)]
-struct CoreCounters {
+pub(crate) struct CoreCounters {
     polls: AtomicU64,
     steals: AtomicU64,
     parks: AtomicU64,
@@ -33,23 +36,72 @@ struct CoreCounters {
     completed: AtomicU64,
 }
 
+/// Adds to a counter that only its core's holder writes. `#[inline]`, like
+/// the counts below, so that a count is three instructions in the caller
+/// (and in the user's crate, where the task code is monomorphised) rather
+/// than a call.
+#[inline]
+fn bump(counter: &AtomicU64, by: u64) {
+    counter.store(counter.load(Relaxed).wrapping_add(by), Relaxed);
+}
+
+/// The counts: each is called only by the thread holding the core.
+impl CoreCounters {
+    #[inline]
+    pub(crate) fn count_poll(&self) {
+        bump(&self.polls, 1);
+    }
+
+    pub(crate) fn count_steal(&self) {
+        bump(&self.steals, 1);
+    }
+
+    pub(crate) fn count_park(&self) {
+        bump(&self.parks, 1);
+    }
+
+    pub(crate) fn count_handoff(&self) {
+        bump(&self.handoffs, 1);
+    }
+
+    pub(crate) fn count_busy(&self, busy: Duration) {
+        bump(
+            &self.busy_nanos,
+            u64::try_from(busy.as_nanos()).unwrap_or(u64::MAX),
+        );
+    }
+
+    #[inline]
+    pub(crate) fn count_spawn(&self) {
+        bump(&self.spawned, 1);
+    }
+
+    #[inline]
+    pub(crate) fn count_completion(&self) {
+        bump(&self.completed, 1);
+    }
+}
+
 pub(crate) struct Metrics {
-    cores: Box<[CachePadded<CoreCounters>]>,
+    cores: Box<[Arc<CachePadded<CoreCounters>>]>,
     /// Tasks spawned, and completed, by threads that hold no core (a
     /// read-modify-write each, since many threads may write them).
     outside: CachePadded<(AtomicU64, AtomicU64)>,
 }
 
-fn bump(counter: &AtomicU64, by: u64) {
-    counter.store(counter.load(Relaxed).wrapping_add(by), Relaxed);
-}
-
 impl Metrics {
     pub(crate) fn new(cores: usize) -> Self {
         Metrics {
-            cores: (0..cores).map(|_| CachePadded::default()).collect(),
+            cores: (0..cores)
+                .map(|_| Arc::new(CachePadded::default()))
+                .collect(),
             outside: CachePadded::default(),
         }
+    }
+
+    /// The counters of core `index`, to be written by its holder.
+    pub(crate) fn core(&self, index: usize) -> &Arc<CachePadded<CoreCounters>> {
+        &self.cores[index]
     }
 
     /// The counters of core `index`, as they are now.
@@ -70,43 +122,14 @@ impl Metrics {
         }
     }
 
-    #[inline]
-    pub(crate) fn count_poll(&self, core: usize) {
-        bump(&self.cores[core].polls, 1);
+    /// A task spawned by a thread that holds no core of this runtime.
+    pub(crate) fn count_outside_spawn(&self) {
+        self.outside.0.fetch_add(1, Relaxed);
     }
 
-    pub(crate) fn count_steal(&self, core: usize) {
-        bump(&self.cores[core].steals, 1);
-    }
-
-    pub(crate) fn count_park(&self, core: usize) {
-        bump(&self.cores[core].parks, 1);
-    }
-
-    pub(crate) fn count_handoff(&self, core: usize) {
-        bump(&self.cores[core].handoffs, 1);
-    }
-
-    /// A task spawned (`core` is the spawning thread's core, if any).
-    #[inline]
-    pub(crate) fn count_spawn(&self, core: Option<usize>) {
-        match core {
-            Some(core) => bump(&self.cores[core].spawned, 1),
-            None => {
-                self.outside.0.fetch_add(1, Relaxed);
-            }
-        }
-    }
-
-    /// A task completed (`core` is the completing thread's core, if any).
-    #[inline]
-    pub(crate) fn count_completion(&self, core: Option<usize>) {
-        match core {
-            Some(core) => bump(&self.cores[core].completed, 1),
-            None => {
-                self.outside.1.fetch_add(1, Relaxed);
-            }
-        }
+    /// A task completed by a thread that holds no core of this runtime.
+    pub(crate) fn count_outside_completion(&self) {
+        self.outside.1.fetch_add(1, Relaxed);
     }
 
     /// Tasks spawned and not yet completed, counted from all the counters.
@@ -119,12 +142,5 @@ impl Metrics {
         }
         // Read one after the other, the counts may cross: never below zero.
         spawned.saturating_sub(completed)
-    }
-
-    pub(crate) fn count_busy(&self, core: usize, busy: Duration) {
-        bump(
-            &self.cores[core].busy_nanos,
-            u64::try_from(busy.as_nanos()).unwrap_or(u64::MAX),
-        );
     }
 }

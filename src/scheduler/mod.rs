@@ -94,7 +94,8 @@ impl Shared {
             metrics: Metrics::new(workers),
         });
         for (index, queues) in queues.into_iter().enumerate() {
-            let core = Box::new(Core::new(index, queues));
+            let counters = Arc::clone(shared.metrics.core(index));
+            let core = Box::new(Core::new(index, queues, counters));
             if let Err(error) = Pool::start_thread(&shared, Some(core)) {
                 shared.begin_shutdown();
                 shared.pool.join_all();
@@ -124,7 +125,10 @@ impl Shared {
             let core = cx.map(|cx| cx.core.borrow());
             let core = core.as_ref().and_then(|core| core.as_deref());
             if reason == Reason::Spawned {
-                self.metrics.count_spawn(core.map(|core| core.index));
+                match core {
+                    Some(core) => core.counters.count_spawn(),
+                    None => self.metrics.count_outside_spawn(),
+                }
             }
             match core {
                 Some(core) => core.push(self, task, reason),
@@ -148,7 +152,7 @@ impl Shared {
     /// none is idle and the cap allows. Once the runtime has exited, the job
     /// is cancelled instead.
     pub(crate) fn submit_blocking(shared: &Arc<Shared>, job: Notified) {
-        shared.metrics.count_spawn(None);
+        shared.metrics.count_outside_spawn();
         if let Err(refused) = Pool::push_job(shared, job) {
             drop(refused);
         }
@@ -178,20 +182,16 @@ impl Shared {
     /// Counts a task that was spawned but never queued: refused by a runtime
     /// that has shut down, it is cancelled at once.
     pub(crate) fn count_refused_spawn(&self) {
-        self.metrics.count_spawn(None);
+        self.metrics.count_outside_spawn();
     }
 
     /// Counts a task of this runtime completed by the calling thread.
     #[inline]
     pub(crate) fn count_completion(&self) {
-        self.metrics.count_completion(self.current_core());
-    }
-
-    /// The index of the core the calling thread holds, if it is one of this
-    /// runtime's.
-    #[inline]
-    fn current_core(&self) -> Option<usize> {
-        context::core_index_of(self)
+        match context::held_core_counters(self) {
+            Some(counters) => counters.count_completion(),
+            None => self.metrics.count_outside_completion(),
+        }
     }
 
     /// Wakes a sleeping worker for a task just queued, if one is needed

@@ -289,7 +289,7 @@ fn give_up_core(cx: &ThreadContext) -> bool {
     let index = core.index;
     match Pool::give_core(&cx.shared, core) {
         Ok(()) => {
-            cx.shared.metrics.count_handoff(index);
+            cx.shared.metrics.core(index).count_handoff();
             cx.core_lent.set(true);
             true
         }

@@ -93,7 +93,7 @@ fn run_core(cx: &ThreadContext) {
                 if core.searching.get() {
                     stop_searching(shared, core);
                 }
-                shared.metrics.count_poll(core.index);
+                core.counters.count_poll();
             }
             task
         };
@@ -149,11 +149,8 @@ fn stop_searching(shared: &Shared, core: &Core) {
 fn sleep(cx: &ThreadContext) {
     let shared = &*cx.shared;
     let core = cx.set_core(None).expect("sleep holds a core");
-    let index = core.index;
-    shared.metrics.count_park(index);
-    shared
-        .metrics
-        .count_busy(index, core.awake_since.get().elapsed());
+    core.counters.count_park();
+    core.counters.count_busy(core.awake_since.get().elapsed());
     shared.idle.before_park(cx.slot, core);
     if shared.has_work() {
         // Work came in as this worker went to sleep (see `idle`): wake a
