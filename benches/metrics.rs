@@ -13,8 +13,11 @@
 //! 2-core machines we measure on, the workers (and the bench thread, which
 //! spawns) keep both cores busy, so a reader that spins, or wakes 20,000
 //! times a second, measures the CPU it takes from them (13–22% at 50 µs,
-//! see `benches/README.md`), not the metrics. tokio runs the same two
-//! workloads in the same run, for the ratio.
+//! see `benches/README.md`), not the metrics. Even at one wake a
+//! millisecond, a thread that wakes takes a core for a moment; so
+//! `paddock_wake` runs the same thread reading nothing, and the cost of
+//! the reads themselves is `paddock_read` against `paddock_wake`. tokio
+//! runs the same two workloads in the same run, for the ratio.
 
 mod common;
 
@@ -28,13 +31,28 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 /// How often the reader reads every metric.
 const READ_EVERY: Duration = Duration::from_millis(1);
 
-/// Reads every metric of `rt` every `READ_EVERY` until `stop` is set;
-/// returns how many rounds.
-fn read_metrics(metrics: &paddock::RuntimeMetrics, stop: &AtomicBool) -> u64 {
+/// What the thread beside the workload does.
+#[derive(Clone, Copy, PartialEq)]
+enum Beside {
+    /// There is no such thread.
+    Nothing,
+    /// It wakes every `READ_EVERY` and reads nothing.
+    Wake,
+    /// It wakes every `READ_EVERY` and reads every metric.
+    Read,
+}
+
+/// Wakes every `READ_EVERY` until `stop` is set, reading every metric if
+/// `read`; returns how many rounds.
+fn read_metrics(metrics: &paddock::RuntimeMetrics, read: bool, stop: &AtomicBool) -> u64 {
     let mut rounds = 0u64;
     let mut sink = 0u64;
     while !stop.load(Relaxed) {
         thread::sleep(READ_EVERY);
+        rounds += 1;
+        if !read {
+            continue;
+        }
         sink = sink.wrapping_add(metrics.num_alive_tasks() as u64);
         sink = sink.wrapping_add(metrics.global_queue_depth() as u64);
         for worker in 0..metrics.num_workers() {
@@ -44,24 +62,23 @@ fn read_metrics(metrics: &paddock::RuntimeMetrics, stop: &AtomicBool) -> u64 {
             sink = sink.wrapping_add(metrics.worker_local_queue_depth(worker) as u64);
             sink = sink.wrapping_add(metrics.worker_total_busy_duration(worker).as_nanos() as u64);
         }
-        rounds += 1;
         std::hint::black_box(sink);
     }
     rounds
 }
 
-/// Runs `work` (a whole criterion measurement) on `rt`, with a metrics
-/// reader beside it if `read`. The reader lives across every iteration: a
-/// reader started and joined per iteration would add a thread's start and
-/// up to `READ_EVERY` of its last sleep to each one.
-fn with_reader(rt: &paddock::Runtime, read: bool, work: impl FnOnce()) {
-    if !read {
+/// Runs `work` (a whole criterion measurement) on `rt`, with `beside`. The
+/// thread beside lives across every iteration: one started and joined per
+/// iteration would add a thread's start and up to `READ_EVERY` of its last
+/// sleep to each one.
+fn with_reader(rt: &paddock::Runtime, beside: Beside, work: impl FnOnce()) {
+    if beside == Beside::Nothing {
         return work();
     }
     let stop = AtomicBool::new(false);
     let metrics = rt.metrics();
     thread::scope(|threads| {
-        threads.spawn(|| read_metrics(&metrics, &stop));
+        threads.spawn(|| read_metrics(&metrics, beside == Beside::Read, &stop));
         work();
         stop.store(true, Relaxed);
     });
@@ -73,11 +90,15 @@ fn metrics_cost(c: &mut Criterion) {
     let mut group = c.benchmark_group("metrics_cost");
     for workers in common::workers() {
         let rt = common::paddock(workers);
-        for (name, read) in [("paddock", false), ("paddock_read", true)] {
+        for (name, beside) in [
+            ("paddock", Beside::Nothing),
+            ("paddock_wake", Beside::Wake),
+            ("paddock_read", Beside::Read),
+        ] {
             group.bench_function(
                 BenchmarkId::new(format!("spawn_many/{name}"), workers),
                 |b| {
-                    with_reader(&rt, read, || {
+                    with_reader(&rt, beside, || {
                         b.iter(|| common::paddock_spawn_many(&rt, spawns))
                     })
                 },
@@ -85,7 +106,7 @@ fn metrics_cost(c: &mut Criterion) {
             group.bench_function(
                 BenchmarkId::new(format!("yield_many/{name}"), workers),
                 |b| {
-                    with_reader(&rt, read, || {
+                    with_reader(&rt, beside, || {
                         b.iter(|| common::paddock_yield_many(&rt, tasks, yields))
                     })
                 },
