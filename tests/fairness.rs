@@ -441,6 +441,120 @@ fn an_endless_spawn_chain_does_not_starve_an_older_task() {
     );
 }
 
+/// On one worker, a task that spawns a child and waits for it has the child
+/// run next, before a task queued earlier (tokio puts a spawn in its LIFO
+/// slot for the same reason): the pair's data is still in cache. The
+/// earlier task `later` is queued behind `parent` while a busy task holds
+/// the worker, so both come off the global queue in one batch.
+#[test]
+fn a_child_spawned_by_the_running_task_runs_next() {
+    let cases = vec![case("1 worker", |_ctl| {
+        let rt = rt(1);
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let release = Arc::new(AtomicBool::new(false));
+        let busy = rt.spawn({
+            let release = release.clone();
+            async move {
+                while !release.load(SeqCst) {
+                    std::hint::spin_loop();
+                }
+            }
+        });
+        let parent = rt.spawn({
+            let order = order.clone();
+            async move {
+                order.lock().unwrap().push("parent");
+                let child = paddock::spawn({
+                    let order = order.clone();
+                    async move { order.lock().unwrap().push("child") }
+                });
+                child.await.unwrap();
+                order.lock().unwrap().push("parent again");
+            }
+        });
+        let later = rt.spawn({
+            let order = order.clone();
+            async move { order.lock().unwrap().push("later") }
+        });
+        release.store(true, SeqCst);
+        for task in [busy, parent, later] {
+            task.join().unwrap();
+        }
+        assert_eq!(
+            *order.lock().unwrap(),
+            ["parent", "child", "parent again", "later"]
+        );
+    })];
+    each_in_turn("a_child_spawned_by_the_running_task_runs_next", 5, cases);
+}
+
+/// A task spawned by the task a worker just ran runs next there, while its
+/// data is hot, but it shares the LIFO slot's limit on turns in a row: an
+/// endless chain of such spawns must not keep a woken task waiting in the
+/// worker's `runnable` queue. Link 10 wakes `woken`, then `displacer`, whose
+/// wake takes the LIFO slot and pushes `woken` to `runnable`; the chain ends
+/// only once `woken` has run. One worker: a second would steal `woken`.
+#[test]
+fn an_endless_spawn_chain_does_not_starve_a_woken_task() {
+    struct Chain {
+        woken_ran: AtomicBool,
+        links: AtomicUsize,
+        woken: Notify,
+        displacer: Notify,
+    }
+    fn link(chain: Arc<Chain>) {
+        drop(paddock::spawn(async move {
+            let n = chain.links.fetch_add(1, SeqCst);
+            if n == 10 {
+                chain.woken.notify();
+                chain.displacer.notify();
+            }
+            if !chain.woken_ran.load(SeqCst) && n < 50_000_000 {
+                link(chain);
+            }
+        }));
+    }
+    let cases = vec![case("1 worker", |ctl| {
+        let rt = rt(1);
+        let chain = Arc::new(Chain {
+            woken_ran: AtomicBool::new(false),
+            links: AtomicUsize::new(0),
+            woken: Notify::default(),
+            displacer: Notify::default(),
+        });
+        let woken = rt.spawn({
+            let chain = chain.clone();
+            async move {
+                chain.woken.wait().await;
+                chain.woken_ran.store(true, SeqCst);
+            }
+        });
+        let displacer = rt.spawn({
+            let chain = chain.clone();
+            async move { chain.displacer.wait().await }
+        });
+        while !(chain.woken.has_waiter() && chain.displacer.has_waiter()) {
+            thread::yield_now();
+        }
+        drop(rt.spawn({
+            let chain = chain.clone();
+            async move { link(chain) }
+        }));
+        while !chain.woken_ran.load(SeqCst) && !ctl.stopped() {
+            thread::sleep(Duration::from_millis(5));
+            ctl.note(format!("{} links so far", chain.links.load(SeqCst)));
+        }
+        chain.woken_ran.store(true, SeqCst);
+        woken.join().unwrap();
+        displacer.join().unwrap();
+    })];
+    each_in_turn(
+        "an_endless_spawn_chain_does_not_starve_a_woken_task",
+        5,
+        cases,
+    );
+}
+
 // ---------------------------------------------------------------------------
 // yield_now ordering.
 // ---------------------------------------------------------------------------

@@ -16,17 +16,25 @@
 //!    hot; at most `MAX_LIFO_STREAK` times in a row, after which the slot's
 //!    task goes to the back of `runnable`, so that two tasks waking each
 //!    other cannot starve the rest;
-//! 3. `runnable`, oldest first;
-//! 4. the oldest half of `spawned`, moved to `runnable` in one batch;
-//! 5. `yielded`, oldest first;
-//! 6. a batch from the injector, in the order it was pushed.
+//! 3. if the slot is empty and a task was spawned here since the last pick,
+//!    the newest of `spawned`: the child of the task just run, run while
+//!    the data they share is hot (a pinger's partner, a chain's next link;
+//!    tokio puts every spawn in its LIFO slot for this). Until then the
+//!    child stays in `spawned`, where a thief can take it. These turns
+//!    count toward the same `MAX_LIFO_STREAK` as the slot's, so an endless
+//!    chain of spawns cannot starve `runnable` either;
+//! 4. `runnable`, oldest first;
+//! 5. the oldest half of `spawned`, moved to `runnable` in one batch;
+//! 6. `yielded`, oldest first;
+//! 7. a batch from the injector, in the order it was pushed.
 //!
 //! Then, searching (`steal`): a batch of the oldest tasks of another core.
 //!
 //! So a task made runnable on a core runs after at most the tasks queued
-//! ahead of it there, counting up to `MAX_LIFO_STREAK` slot turns for each,
-//! and every queue gets a turn at least once every `FAIRNESS_INTERVAL`
-//! ticks: no task waits on tasks that became runnable after it.
+//! ahead of it there, counting up to `MAX_LIFO_STREAK` turns of the slot
+//! and of fresh spawns for each, and every queue gets a turn at least once
+//! every `FAIRNESS_INTERVAL` ticks: no task waits on tasks that became
+//! runnable after it, beyond those turns.
 //!
 //! # A waiting frame: newest first, and only its own work
 //!
@@ -56,7 +64,8 @@ use crate::task::{Notified, Runnable};
 /// the LIFO slot and `runnable`.
 const FAIRNESS_INTERVAL: u32 = 61;
 
-/// LIFO-slot tasks run in a row before the slot's task goes to the back.
+/// Tasks run in a row from the LIFO slot or as fresh spawns (module docs)
+/// before `runnable` gets a turn.
 const MAX_LIFO_STREAK: u8 = 3;
 
 /// How deep a waiting frame looks into a queue for a task of its own, so
@@ -96,6 +105,9 @@ pub(crate) struct Core {
     pub(crate) index: usize,
     lifo: Cell<Option<Notified>>,
     lifo_streak: Cell<u8>,
+    /// A task was spawned here since `next_task` last looked: the newest of
+    /// `spawned` may run next (module docs).
+    fresh_spawn: Cell<bool>,
     tick: Cell<u32>,
     rng: Cell<u64>,
     queues: Queues<LocalQueue<Notified>>,
@@ -120,6 +132,7 @@ impl Core {
             index,
             lifo: Cell::new(None),
             lifo_streak: Cell::new(0),
+            fresh_spawn: Cell::new(false),
             tick: Cell::new(0),
             rng: Cell::new(
                 0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9),
@@ -136,7 +149,10 @@ impl Core {
     pub(crate) fn push(&self, shared: &Shared, task: Notified, reason: super::Reason) {
         use super::Reason;
         match reason {
-            Reason::Spawned => self.queues.spawned.push(task),
+            Reason::Spawned => {
+                self.queues.spawned.push(task);
+                self.fresh_spawn.set(true);
+            }
             Reason::Yielded => self.queues.yielded.push(task),
             Reason::Woken => match self.lifo.replace(Some(task)) {
                 Some(displaced) => self.queues.runnable.push(displaced),
@@ -169,6 +185,14 @@ impl Core {
                 return Some(slot);
             }
             self.queues.runnable.push(slot);
+        } else if self.fresh_spawn.replace(false) {
+            let streak = self.lifo_streak.get();
+            if streak < MAX_LIFO_STREAK {
+                if let Some(task) = self.queues.spawned.pop() {
+                    self.lifo_streak.set(streak + 1);
+                    return Some(task);
+                }
+            }
         }
         self.lifo_streak.set(0);
         self.queues
