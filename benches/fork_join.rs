@@ -29,22 +29,10 @@ mod common;
 use std::future::Future;
 use std::pin::Pin;
 
-use common::{criterion, size, Executor};
+use common::{criterion, fib_scope, size, Executor};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
-
-fn fib_scope(n: u64) -> u64 {
-    if n < 2 {
-        return n;
-    }
-    let (mut a, mut b) = (0, 0);
-    paddock::scope(|s| {
-        s.spawn(async { a = fib_scope(n - 1) });
-        s.spawn(async { b = fib_scope(n - 2) });
-    });
-    a + b
-}
 
 fn fib_paddock_spawn(n: u64) -> BoxFuture<u64> {
     Box::pin(async move {

@@ -134,6 +134,20 @@ impl Drop for Executor {
     }
 }
 
+/// fib(n) through a nested `paddock::scope` per node, the children writing
+/// into the parent's locals. Shared by fork_join and instructions.
+pub fn fib_scope(n: u64) -> u64 {
+    if n < 2 {
+        return n;
+    }
+    let (mut a, mut b) = (0, 0);
+    paddock::scope(|s| {
+        s.spawn(async { a = fib_scope(n - 1) });
+        s.spawn(async { b = fib_scope(n - 2) });
+    });
+    a + b
+}
+
 /// spawn_many's workload on paddock: `tasks` empty tasks in one scope,
 /// spawned from the calling thread. Shared with the metrics bench.
 pub fn paddock_spawn_many(rt: &paddock::Runtime, tasks: usize) {
