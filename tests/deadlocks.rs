@@ -239,6 +239,49 @@ fn a_chain_of_sibling_waits_completes() {
     all_finish(10, "a_chain_of_sibling_waits_completes", cases);
 }
 
+/// A task queues `releaser` (which sets the gate), then the first link of
+/// a chain: each link spawns the next, then blocks on the gate. A worker
+/// runs the child of the task it just ran next (`core`, step 3 of the main
+/// loop), so links run ahead of `releaser` and block, each handing the
+/// worker to a spare thread; the LIFO slot's limit of 3 turns in a row is
+/// what lets `releaser` run on the fourth thread. One worker and 3 spares
+/// (`max_blocking_threads`): with that limit gone, the links fill the cap,
+/// and the frame left holding the core runs only its own tasks, which wait
+/// for the gate (a hang). Before that order existed, the `BlockOn` variant
+/// hung here: links ran ahead of the children their `block_on`s wait for.
+#[test]
+fn a_chain_of_blocking_spawns_lets_an_older_task_release_it() {
+    const LINKS: usize = 64;
+    fn link<'scope>(s: &'scope Scope<'scope, '_>, gate: &'scope Event, how: Wait, left: usize) {
+        drop(s.spawn(async move {
+            if left > 1 {
+                link(s, gate, how, left - 1);
+            }
+            wait_for(s, how, gate.wait());
+        }));
+    }
+    let mut cases = Vec::new();
+    for how in WAITS {
+        cases.push(case(format!("{how:?}"), move || {
+            let rt = common::capped_rt(1, 3);
+            let gate = Event::new();
+            rt.scope(|s| {
+                let gate = &gate;
+                drop(s.spawn(async move {
+                    drop(s.spawn(async move { gate.set() }));
+                    link(s, gate, how, LINKS);
+                }));
+            });
+            assert!(gate.is_set());
+        }));
+    }
+    all_finish(
+        10,
+        "a_chain_of_blocking_spawns_lets_an_older_task_release_it",
+        cases,
+    );
+}
+
 // ---------------------------------------------------------------------------
 // 2(b): thousands of blocked siblings, in a child process.
 // ---------------------------------------------------------------------------
