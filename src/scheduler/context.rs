@@ -113,7 +113,7 @@ pub(crate) fn with_thread_of<R>(shared: &Shared, f: impl FnOnce(Option<&ThreadCo
 
 impl ThreadContext {
     /// Gives the thread `core`, or takes its core away (`None`); the only
-    /// way `core` changes, so that `core_index_of` stays right.
+    /// way `core` changes, so that `held_core_counters` stays right.
     pub(crate) fn set_core(&self, core: Option<Box<Core>>) -> Option<Box<Core>> {
         if core.is_some() {
             self.core_lent.set(false);

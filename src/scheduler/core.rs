@@ -16,13 +16,14 @@
 //!    hot; at most `MAX_LIFO_STREAK` times in a row, after which the slot's
 //!    task goes to the back of `runnable`, so that two tasks waking each
 //!    other cannot starve the rest;
-//! 3. if the slot is empty and a task was spawned here since the last pick,
-//!    the newest of `spawned`: the child of the task just run, run while
-//!    the data they share is hot (a pinger's partner, a chain's next link;
-//!    tokio puts every spawn in its LIFO slot for this). Until then the
-//!    child stays in `spawned`, where a thief can take it. These turns
-//!    count toward the same `MAX_LIFO_STREAK` as the slot's, so an endless
-//!    chain of spawns cannot starve `runnable` either;
+//! 3. if the slot is empty and a task was spawned here since the slot was
+//!    last found empty, the newest of `spawned`: normally the child of the
+//!    task just run, run while the data they share is hot (a pinger's
+//!    partner, a chain's next link; tokio puts every spawn in its LIFO slot
+//!    for this). Until then the child stays in `spawned`, where a thief can
+//!    take it. These turns count toward the same `MAX_LIFO_STREAK` as the
+//!    slot's, so an endless chain of spawns cannot starve `runnable`
+//!    either;
 //! 4. `runnable`, oldest first;
 //! 5. the oldest half of `spawned`, moved to `runnable` in one batch;
 //! 6. `yielded`, oldest first;
@@ -105,8 +106,8 @@ pub(crate) struct Core {
     pub(crate) index: usize,
     lifo: Cell<Option<Notified>>,
     lifo_streak: Cell<u8>,
-    /// A task was spawned here since `next_task` last looked: the newest of
-    /// `spawned` may run next (module docs).
+    /// Set by a spawn here; cleared when `next_task` next finds the LIFO
+    /// slot empty, which then runs the newest of `spawned` (module docs).
     fresh_spawn: Cell<bool>,
     tick: Cell<u32>,
     rng: Cell<u64>,

@@ -37,9 +37,9 @@ pub(crate) struct CoreCounters {
 }
 
 /// Adds to a counter that only its core's holder writes. `#[inline]`, like
-/// the counts below, so that a count is three instructions in the caller
-/// (and in the user's crate, where the task code is monomorphised) rather
-/// than a call.
+/// the hot counts below, so that a count is a load and a store in the
+/// caller (and in the user's crate, where the task code is monomorphised)
+/// rather than a call.
 #[inline]
 fn bump(counter: &AtomicU64, by: u64) {
     counter.store(counter.load(Relaxed).wrapping_add(by), Relaxed);
